@@ -1,0 +1,62 @@
+# Two commands on a fresh machine: `make serve` and `make test`. Each sets itself up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+INDEX_DIR ?= var/index
+PYTEST_ARGS ?=
+
+.PHONY: serve index test lint browser-deps bench eval clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(VENV)/.installed $(VENV)/.installed-test $@
+
+## serve: index ./corpus if there is no index yet, then serve it on http://$(HOST):$(PORT)
+serve: $(VENV)/.installed
+	$(BIN)/healthsearch serve --host $(HOST) --port $(PORT) --index-dir $(INDEX_DIR)
+
+## index: incremental update of the index from ./corpus
+index: $(VENV)/.installed
+	$(BIN)/healthsearch index --index-dir $(INDEX_DIR)
+
+## browser-deps: Debian's chromium for the browser tests (skipped, with a reason, without it)
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: browser tests will be skipped"; \
+	  else echo "chromium missing and not root: browser tests will be skipped"; fi; }
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+## test: the whole suite (lint, unit, integration, browser, slow robustness tests)
+test: $(VENV)/.installed-test browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## bench: speed and scale figures side by side with peers (not part of test)
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run
+
+## eval: relevance figures on the shared data sets, side by side with peers
+eval: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.eval
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,305 @@
+"""Building and updating the index: full rebuilds swapped in atomically, incremental updates
+that write only what changed, and a summary of what happened."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from indexer.article import ARTICLE, TEASER, Article
+from indexer.corpus import (
+    Skip,
+    SourceFile,
+    discover,
+    drop_duplicate_ids,
+    read_corpus,
+    teasers_to_merge,
+)
+from indexer.store import IndexStore
+
+# Whoosh's per-writer memory pool before it flushes a run to disk.
+WRITER_LIMIT_MB = 256
+
+
+class NothingToIndex(RuntimeError):
+    """The corpus held no usable entry at all."""
+
+
+class Progress:
+    """Progress reporting hooks; this one does nothing (the CLI shows a bar)."""
+
+    def phase(self, name: str, total: int) -> None:
+        """A new phase of `total` steps starts."""
+
+    def advance(self, steps: int = 1) -> None:
+        """Steps of the current phase are done."""
+
+    def close(self) -> None:
+        """The run is over."""
+
+
+@dataclass(frozen=True)
+class IndexedEntry:
+    """What the index knows of an entry without loading its stored text."""
+
+    source: str
+    hash: str
+    kind: str
+    merge_key: str
+
+
+@dataclass
+class Summary:
+    """What an indexing run did."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    merged: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+    seconds: float = 0.0
+    rebuilt: bool = False
+    generation: str = ""
+    index_dir: str = ""
+    recovered_lock_pid: int | None = None
+    workers: int = 1
+
+    @property
+    def written(self) -> int:
+        """Entries written to the index in this run."""
+        return self.added + self.updated + (self.unchanged if self.rebuilt else 0)
+
+    @property
+    def docs_per_second(self) -> float:
+        """Entries written (or, when nothing was written, entries checked) per wall second."""
+        count = self.written or self.unchanged
+        return round(count / self.seconds, 1) if self.seconds > 0 else 0.0
+
+    def as_json(self) -> dict:
+        """The summary as the CLI's --json prints it."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "merged": self.merged,
+            "skipped": [s.as_dict() for s in self.skipped],
+            "seconds": round(self.seconds, 3),
+            "docs_per_second": self.docs_per_second,
+            "rebuilt": self.rebuilt,
+            "generation": self.generation,
+            "index_dir": self.index_dir,
+            "workers": self.workers,
+        }
+
+
+def indexed_entries(ix) -> dict[str, IndexedEntry]:
+    """id -> IndexedEntry for every live document, read from columns (no stored bodies)."""
+    out: dict[str, IndexedEntry] = {}
+    with ix.reader() as reader:
+        cols = {
+            name: reader.column_reader(name)
+            for name in ("id", "source", "hash", "kind", "merge_key")
+        }
+        for docnum in reader.all_doc_ids():
+            values = {name: _text(col[docnum]) for name, col in cols.items()}
+            doc_id = values.pop("id")
+            out[doc_id] = IndexedEntry(**values)
+    return out
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+def index_corpus(
+    roots: Iterable[Path],
+    store: IndexStore,
+    *,
+    rebuild: bool = False,
+    workers: int = 1,
+    max_bytes: int = 20 * 1024 * 1024,
+    progress: Progress | None = None,
+    wait: bool = False,
+) -> Summary:
+    """Bring the index in line with the corpus under `roots`.
+
+    Incremental by default: new and changed entries are written, entries whose source under
+    the roots is gone are deleted, files whose bytes are unchanged are not even parsed. With
+    `rebuild`, or when there is no index yet, a fresh generation is built beside the live one
+    and swapped in atomically. Raises NothingToIndex when no usable entry was found.
+    """
+    progress = progress or Progress()
+    roots = [Path(r) for r in roots]
+    started = time.perf_counter()
+    summary = Summary(index_dir=str(store.root), workers=workers)
+    with store.writer_lock(wait=wait) as lock:
+        summary.recovered_lock_pid = lock.recovered_from_pid
+        live = store.open() if store.exists() else None
+        state = indexed_entries(live) if live is not None else {}
+        meta = store.read_meta() if live is not None else {}
+        rebuild = rebuild or live is None
+        summary.rebuilt = rebuild
+
+        root_paths = [os.path.abspath(r) for r in roots]
+        old_sources: dict[str, str] = meta.get("sources", {})
+        reparse = set(meta.get("reparse_sources", []))
+
+        def unchanged(source: SourceFile) -> bool:
+            path = str(source.path)
+            return (not rebuild and path not in reparse
+                    and old_sources.get(path) == source.source_hash)
+
+        files, discover_skips = discover(roots)
+        progress.phase("reading", len(files))
+        got = read_corpus(roots, max_bytes, unchanged=unchanged,
+                          progress=lambda _: progress.advance(), files=files)
+        skips = discover_skips + got.skips
+        passed = {str(s.path) for s in got.passed}
+        kept_old = {i: e for i, e in state.items() if e.source in passed}
+
+        # An id already taken by an entry of an unchanged file stays with that file.
+        fresh: list[Article] = []
+        for entry in got.entries:
+            if entry.id in kept_old:
+                skips.append(Skip(entry.source, f"duplicate id {entry.id!r}, already read "
+                                                f"from {kept_old[entry.id].source}"))
+            else:
+                fresh.append(entry)
+        fresh, dup_skips = drop_duplicate_ids(fresh)
+        skips += dup_skips
+
+        merged = teasers_to_merge(
+            [(e.id, e.merge_key) for e in fresh if e.kind == TEASER]
+            + [(i, e.merge_key) for i, e in kept_old.items() if e.kind == TEASER],
+            [(e.id, e.merge_key) for e in fresh if e.kind == ARTICLE]
+            + [(i, e.merge_key) for i, e in kept_old.items() if e.kind == ARTICLE],
+        )
+        summary.merged = len(merged)
+        fresh = [e for e in fresh if e.id not in merged]
+        final_ids = {e.id for e in fresh} | {i for i in kept_old if i not in merged}
+        summary.skipped = skips
+
+        if not final_ids and not _has_entries_outside(state, root_paths):
+            raise NothingToIndex(
+                "no usable entry found in " + ", ".join(str(r) for r in roots)
+            )
+
+        to_write: list[Article] = []
+        for entry in fresh:
+            old = state.get(entry.id)
+            if old is None:
+                summary.added += 1
+                to_write.append(entry)
+            elif old.hash != entry.content_hash or old.source != entry.source:
+                summary.updated += 1
+                to_write.append(entry)
+            else:
+                summary.unchanged += 1
+                if rebuild:
+                    to_write.append(entry)
+        summary.unchanged += sum(1 for i in kept_old if i not in merged)
+        to_delete = [i for i, e in state.items() if _under(e.source, root_paths)
+                     and i not in final_ids]
+        summary.deleted = len(to_delete)
+
+        # Files that gave anything but one indexed entry per record are read again next time:
+        # a merged teaser or a duplicate may come back when the other file changes.
+        troubled = {s.path.split(":")[0] for s in skips} | {
+            e.source for e in got.entries if e.id in merged}
+        new_meta = {
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "corpus": sorted(set(meta.get("corpus", [])) | set(root_paths))
+            if not rebuild else root_paths,
+            "sources": {
+                **({} if rebuild else {p: h for p, h in old_sources.items()
+                                       if not _under(p, root_paths)}),
+                **{str(s.path): s.source_hash for s in got.read + got.passed},
+            },
+            "questions": {
+                **({} if rebuild else {p: q for p, q in meta.get("questions", {}).items()
+                                       if not _under(p, root_paths) or p in passed}),
+                **got.questions,
+            },
+            "reparse_sources": sorted(troubled),
+        }
+
+        if rebuild:
+            # Entries of unchanged files are not re-read in a rebuild (unchanged() is False),
+            # so everything to index is in to_write.
+            gen = store.new_generation()
+            ix = _open_dir(gen)
+            _write(ix, to_write, [], workers, progress, fresh_index=True)
+            store.write_meta(gen, {**new_meta, "generation": gen.name})
+            store.swap_in(gen)
+            summary.generation = gen.name
+        else:
+            gen = store.current_path()
+            if to_write or to_delete:
+                _write(live, to_write, to_delete, 1, progress)
+            if to_write or to_delete or new_meta["sources"] != old_sources:
+                store.write_meta(gen, {**new_meta, "generation": gen.name})
+            summary.generation = gen.name
+        progress.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _has_entries_outside(state: dict[str, IndexedEntry], roots: list[str]) -> bool:
+    return any(not _under(e.source, roots) for e in state.values())
+
+
+def _open_dir(path: Path):
+    from whoosh import index as whoosh_index
+
+    from indexer.schema import build_schema
+
+    return whoosh_index.open_dir(str(path), schema=build_schema())
+
+
+def document_fields(entry: Article) -> dict:
+    """The Whoosh fields of one entry: the body is indexed without a teaser's cut-off word but
+    stored whole for display."""
+    return {
+        "id": entry.id,
+        "title": entry.title,
+        "body": entry.indexed_body,
+        "_stored_body": entry.body,
+        "kind": entry.kind,
+        "url": entry.url,
+        "description": entry.description,
+        "source": entry.source.encode("utf-8", "surrogateescape"),
+        "hash": entry.content_hash.encode(),
+        "merge_key": entry.merge_key.encode("utf-8"),
+    }
+
+
+def _write(ix, entries: list[Article], deletes: list[str], workers: int,
+           progress: Progress, fresh_index: bool = False) -> None:
+    progress.phase("indexing", len(entries) + len(deletes))
+    if workers > 1 and len(entries) >= 2 * workers:
+        writer = ix.writer(procs=workers, multisegment=True, limitmb=WRITER_LIMIT_MB // workers)
+    else:
+        writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+    try:
+        for doc_id in deletes:
+            writer.delete_by_term("id", doc_id)
+            progress.advance()
+        # A fresh index has nothing to replace: skip update_document's id lookup.
+        write = writer.add_document if fresh_index else writer.update_document
+        for entry in entries:
+            write(**document_fields(entry))
+            progress.advance()
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()

@@ -1,0 +1,49 @@
+"""All configuration in one place: defaults, overridden by environment variables, then by flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENV_PREFIX = "HEALTHSEARCH_"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _default_synonym_paths() -> tuple[Path, ...]:
+    # The MedQuAD synonym table is read where the shared data sets live, never copied in.
+    raw = _env("SYNONYMS", "")
+    if raw:
+        return tuple(Path(p) for p in raw.split(os.pathsep) if p)
+    return ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the engine, the CLI and the web app."""
+
+    index_dir: Path = field(default_factory=lambda: Path(_env("INDEX_DIR", "var/index")))
+    corpus_paths: tuple[Path, ...] = field(
+        default_factory=lambda: tuple(
+            Path(p) for p in _env("CORPUS", "corpus").split(os.pathsep) if p
+        )
+    )
+    max_file_bytes: int = field(
+        default_factory=lambda: int(_env("MAX_FILE_BYTES", str(20 * 1024 * 1024)))
+    )
+    workers: int = field(default_factory=lambda: int(_env("WORKERS", "1")))
+    per_page: int = field(default_factory=lambda: int(_env("PER_PAGE", "10")))
+    max_per_page: int = 50
+    synonym_paths: tuple[Path, ...] = field(default_factory=_default_synonym_paths)
+    use_synonyms: bool = field(default_factory=lambda: _env("USE_SYNONYMS", "1") != "0")
+    cache_size: int = field(default_factory=lambda: int(_env("CACHE_SIZE", "1024")))
+    host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
+    threads: int = field(default_factory=lambda: int(_env("THREADS", "8")))
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with the given fields replaced; `None` values (flags not given) are ignored."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,270 @@
+"""Pure parsers, one per corpus format: bytes or lines in, article records out, no index needed.
+
+Each parser raises `FormatError` for input it cannot use; per-record problems in multi-record
+files are returned as `RecordError`s so the good records of the same file still count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from bs4 import (
+    BeautifulSoup,
+    Comment,
+    Doctype,
+    ProcessingInstruction,
+    UnicodeDammit,
+    XMLParsedAsHTMLWarning,
+)
+from lxml import etree
+
+from indexer.analysis import is_teaser_text
+from indexer.article import ARTICLE, TEASER, Article, make_entry, slugify
+
+QUESTION_PREFIX = ">>:"
+NOT_TEXT = (Comment, Doctype, ProcessingInstruction)
+# Elements that hold page furniture, not article text.
+NON_CONTENT = (
+    "script", "style", "nav", "header", "footer", "aside", "form", "noscript",
+    "template", "iframe", "svg", "button", "select", "object", "embed", "canvas",
+)
+BLOCKS = (
+    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "br", "tr", "table",
+    "blockquote", "pre", "dd", "dt", "dl", "section", "article", "main", "figure",
+    "figcaption", "hr", "td", "th",
+)
+
+
+class FormatError(ValueError):
+    """The input cannot be read as its format: the reason is the message."""
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """One bad record inside an otherwise readable multi-record file."""
+
+    where: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What a digest text file holds: entries to index and sample reader questions (not indexed)."""
+
+    entries: list[Article]
+    questions: list[str]
+
+
+def decode_bytes(data: bytes, *, is_html: bool = False) -> str:
+    """Text from bytes of unknown encoding: a BOM or a declared charset first, then UTF-8,
+    then detection (UnicodeDammit), with Windows-1252 as the last resort."""
+    dammit = UnicodeDammit(data, ["utf-8"], is_html=is_html)
+    if dammit.unicode_markup is not None and not dammit.contains_replacement_characters:
+        return dammit.unicode_markup
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("windows-1252", errors="replace")
+
+
+def looks_binary(data: bytes) -> bool:
+    """NUL bytes (outside UTF-16/32 text) or mostly non-text bytes mark a binary file."""
+    head = data[:8192]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return False
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return bool(head) and controls / len(head) > 0.1
+
+
+# -- HTML ------------------------------------------------------------------------------------
+
+
+def parse_html(data: bytes, *, id: str, source: str, source_hash: str = "") -> Article:
+    """An article from an HTML page: title from h1, og:title or <title>; body from the main
+    content without page furniture, paragraphs kept; encoding detected when not UTF-8."""
+    if looks_binary(data):
+        raise FormatError("binary content, not HTML")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(decode_bytes(data, is_html=True), "lxml")
+    description = _meta(soup, name="description") or _meta(soup, prop="og:description")
+    url = _meta(soup, prop="og:url") or _link(soup, "canonical")
+    h1 = soup.find("h1")
+    title = h1.get_text(" ", strip=True) if h1 else ""
+    title = title or _meta(soup, prop="og:title")
+    if not title and soup.title:
+        title = soup.title.get_text(" ", strip=True)
+    for node in soup.find_all(string=lambda s: isinstance(s, NOT_TEXT)):
+        node.extract()
+    root = soup.find("article") or soup.find("main") or soup.body or soup
+    for tag in root.find_all(NON_CONTENT):
+        tag.decompose()
+    if h1 is not None and h1.parent is not None:
+        h1.decompose()
+    for tag in root.find_all(BLOCKS):
+        tag.insert_before("\n\n")
+        tag.insert_after("\n\n")
+    body = root.get_text()
+    entry = make_entry(
+        id=id, title=title, body=body, source=source, url=url, description=description,
+        kind=ARTICLE, source_hash=source_hash,
+    )
+    if not entry.body.strip():
+        raise FormatError("no article text (only markup, scripts or styles)")
+    return entry
+
+
+def _meta(soup: BeautifulSoup, *, name: str | None = None, prop: str | None = None) -> str:
+    tag = soup.find("meta", attrs={"name": name} if name else {"property": prop})
+    content = tag.get("content") if tag else None
+    return content.strip() if isinstance(content, str) else ""
+
+
+def _link(soup: BeautifulSoup, rel: str) -> str:
+    tag = soup.find("link", rel=rel)
+    href = tag.get("href") if tag else None
+    return href.strip() if isinstance(href, str) else ""
+
+
+# -- JSON Lines ------------------------------------------------------------------------------
+
+
+def parse_jsonl(
+    lines: Iterable[str], *, source: str, source_hash: str = ""
+) -> Iterator[Article | RecordError]:
+    """Records from JSON Lines: `id` or `_id`, `title`, `text` (or `body`), optional `url`.
+
+    A bad line yields a RecordError naming its line number; the other lines still count.
+    """
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        where = f"{source}:{number}"
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            yield RecordError(where, f"invalid JSON ({exc.msg})")
+            continue
+        if not isinstance(record, dict):
+            yield RecordError(where, "not a JSON object")
+            continue
+        rid = record.get("id", record.get("_id"))
+        text = record.get("text", record.get("body"))
+        if rid is None or str(rid).strip() == "":
+            yield RecordError(where, "no id or _id")
+            continue
+        if not isinstance(text, str) or not text.strip():
+            yield RecordError(where, "no text")
+            continue
+        title = record.get("title")
+        url = record.get("url")
+        yield make_entry(
+            id=str(rid).strip(),
+            title=title if isinstance(title, str) else "",
+            body=text,
+            source=source,
+            url=url if isinstance(url, str) else "",
+            source_hash=source_hash,
+        )
+
+
+# -- MedQuAD-style XML -----------------------------------------------------------------------
+
+
+def parse_health_xml(data: bytes, *, id: str, source: str, source_hash: str = "") -> Article:
+    """An article from a MedQuAD-style XML document: focus as title, Q&A pairs as body."""
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise FormatError(f"malformed XML ({exc})") from None
+    if root.tag != "Document":
+        raise FormatError(f"unknown XML document type <{root.tag}>")
+    focus = (root.findtext("Focus") or "").strip()
+    parts = []
+    for pair in root.iter("QAPair"):
+        question = (pair.findtext("Question") or "").strip()
+        answer = (pair.findtext("Answer") or "").strip()
+        if answer:
+            parts.append(f"{question}\n\n{answer}" if question else answer)
+    if not parts:
+        raise FormatError("no answer text (answers removed at source)")
+    doc_id = root.get("id") or id
+    return make_entry(
+        id=f"{root.get('source', 'xml')}-{doc_id}" if root.get("source") else id,
+        title=focus,
+        body="\n\n".join(parts),
+        source=source,
+        url=root.get("url", ""),
+        kind=ARTICLE,
+        source_hash=source_hash,
+    )
+
+
+# -- Plain text and the digest format --------------------------------------------------------
+
+
+def parse_digest(text: str, *, id_prefix: str, source: str, source_hash: str = "") -> Digest:
+    """Entries from a plain-text file.
+
+    A file with one entry per line (the seed digest format) gives one entry per line: long
+    paragraphs are articles (a trailing " |" is a separator), lines ending in an ellipsis are
+    teasers, lines starting with ">>:" are sample reader questions and are not indexed. Any
+    other text file is one article, its first line the title when it is short.
+    """
+    questions: list[str] = []
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            lines.append("")
+            continue
+        if line.startswith(QUESTION_PREFIX):
+            question = line[len(QUESTION_PREFIX):].strip()
+            if question:
+                questions.append(question)
+            continue
+        lines.append(re.sub(r"\s*\|\s*$", "", line))
+    nonblank = [line for line in lines if line]
+    if not nonblank:
+        return Digest([], questions)
+    is_digest = bool(questions) or any(is_teaser_text(line) for line in nonblank)
+    if not is_digest:
+        title, body = _title_and_body(lines)
+        entry = make_entry(id=id_prefix, title=title, body=body, source=source,
+                           kind=ARTICLE, source_hash=source_hash)
+        return Digest([entry], questions)
+    entries = []
+    seen: set[str] = set()
+    for line in nonblank:
+        kind = TEASER if is_teaser_text(line) else ARTICLE
+        entry = make_entry(id="", title=None, body=line, source=source, kind=kind,
+                           source_hash=source_hash)
+        base = f"{id_prefix}/{slugify(entry.title)}"
+        eid, n = base, 2
+        while eid in seen:
+            eid, n = f"{base}-{n}", n + 1
+        seen.add(eid)
+        entries.append(_with_id(entry, eid))
+    return Digest(entries, questions)
+
+
+def _title_and_body(lines: list[str]) -> tuple[str | None, str]:
+    first = next(i for i, line in enumerate(lines) if line)
+    rest = lines[first + 1:]
+    if len(lines[first]) <= 120 and any(rest) and not lines[first].endswith((".", "…")):
+        return lines[first], "\n".join(rest)
+    return None, "\n".join(lines)
+
+
+def _with_id(entry: Article, new_id: str) -> Article:
+    from dataclasses import replace
+
+    return replace(entry, id=new_id)

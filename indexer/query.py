@@ -1,0 +1,224 @@
+"""From what a reader typed to a Whoosh query: plain questions, search syntax for those who
+use it, lay-word expansion, and limits that keep hostile input cheap. Pure: needs no index."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from whoosh import query as q
+from whoosh.fields import Schema
+from whoosh.qparser import MultifieldParser, OrGroup, plugins
+
+from indexer.analysis import TOKEN_PATTERN, analyze
+from indexer.ranking import COORD_POWER, Ranked
+from indexer.schema import QUERY_FIELDS, build_schema
+from indexer.synonyms import SynonymTable
+
+MAX_QUERY_CHARS = 500
+MAX_TERMS = 24
+TITLE_BOOST = 2.0
+EXPANSION_WEIGHT = 0.4
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+_SYNTAX = re.compile(
+    r'"|(?:^|\s)[-+]\w|\b(?:AND|OR|NOT)\b|\b(?:' + "|".join(QUERY_FIELDS) + r"):\S"
+)
+# Characters Whoosh would read as wildcards, fuzziness or boosts: punctuation in a question.
+_EXCLUSION = re.compile(r'(?:^|\s)-(?:"[^"]*"?|\S+)|\bNOT\s+(?:"[^"]*"?|\S+)')
+# Quoted phrases are meant exactly: they get no synonym expansion.
+_QUOTED = re.compile(r'"[^"]*"?')
+_NOT_SYNTAX = re.compile(r"[?*~^{}\[\]<>=]")
+
+
+@dataclass
+class ParsedQuery:
+    """A reader's query as the engine understood it."""
+
+    text: str
+    query: q.Query | None
+    terms: dict[str, float] = field(default_factory=dict)
+    words: list[str] = field(default_factory=list)
+    expansions: list[tuple[str, str]] = field(default_factory=list)
+    syntax: bool = False
+    message: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing searchable is left (only stop words, or nothing at all)."""
+        return self.query is None
+
+
+def clean_query_text(text: str) -> str:
+    """Normalise what was typed: NFC, control characters gone, spaces folded, length capped."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = _CONTROL.sub(" ", text)
+    text = " ".join(text.split())
+    if len(text) > MAX_QUERY_CHARS:
+        text = text[:MAX_QUERY_CHARS].rsplit(" ", 1)[0]
+    return text
+
+
+def uses_syntax(text: str) -> bool:
+    """True when the reader typed search syntax: quotes, AND/OR/NOT, -word, title:word."""
+    return bool(_SYNTAX.search(text))
+
+
+def _balance(text: str) -> str:
+    if text.count('"') % 2:
+        i = text.rfind('"')
+        text = text[:i] + " " + text[i + 1:]
+    out, depth = [], 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            if depth == 0:
+                continue
+            depth -= 1
+        out.append(ch)
+    return "".join(out) + ")" * depth
+
+
+class QueryBuilder:
+    """Turns text into a ParsedQuery. Built once; safe to share between threads."""
+
+    def __init__(self, synonyms: SynonymTable | None = None, schema: Schema | None = None,
+                 coord_power: float = COORD_POWER):
+        self.synonyms = synonyms
+        self.coord_power = coord_power
+        schema = schema or build_schema()
+        # The parser sees only the fields a reader may name, so "Re:" or "Beans:" stay text.
+        self._parser_schema = Schema(**{name: schema[name] for name in QUERY_FIELDS})
+        parser = MultifieldParser(
+            list(QUERY_FIELDS), self._parser_schema,
+            fieldboosts={"title": TITLE_BOOST}, group=OrGroup,
+        )
+        for plugin in (plugins.WildcardPlugin, plugins.RangePlugin, plugins.BoostPlugin,
+                       plugins.EveryPlugin, plugins.SingleQuotePlugin):
+            parser.remove_plugin_class(plugin)
+        parser.add_plugin(plugins.PlusMinusPlugin())
+        self._parser = parser
+
+    def build(self, raw: str) -> ParsedQuery:
+        """Parse a reader's query; never raises."""
+        text = clean_query_text(raw)
+        words = [w for w in TOKEN_PATTERN.findall(text)]
+        parsed = ParsedQuery(text=text, query=None, words=words)
+        if not text:
+            parsed.message = "Type a few words to search."
+            return parsed
+        terms = _distinct(analyze(text))[:MAX_TERMS]
+        parsed.terms = {t: 1.0 for t in terms}
+        base: q.Query | None = None
+        negatives: list[q.Query] = []
+        if uses_syntax(text):
+            base = self._parse_syntax(text)
+            if base is not None:
+                base, negatives = _split_negatives(base)
+            if base is None and _EXCLUSION.search(text) and not _EXCLUSION.sub(" ", text).strip():
+                parsed.message = "Add a word to look for, not only words to leave out."
+                return parsed
+            parsed.syntax = base is not None
+            if base is not None:
+                parsed.terms = {t: 1.0 for t in _positive_terms(base)}
+        if base is None:
+            base = self._plain(terms)
+        if base is None:
+            parsed.message = (
+                "Those words are too common to search on: try a more specific word."
+                if words else "Type a few words to search."
+            )
+            return parsed
+        clauses = [base]
+        if self.synonyms is not None:
+            for phrase, exp in self.synonyms.expand(_QUOTED.sub(" ", _EXCLUSION.sub(" ", text))):
+                if all(t in parsed.terms for t in exp.terms):
+                    continue
+                clauses.append(self._expansion(exp.terms))
+                parsed.expansions.append((phrase, exp.label))
+                for t in exp.terms:
+                    parsed.terms.setdefault(t, EXPANSION_WEIGHT)
+                if len(clauses) > MAX_TERMS // 2:
+                    break
+        combined = q.Or(clauses) if len(clauses) > 1 else base
+        if negatives:
+            # Exclusions apply to everything, expansions included: with every word optional,
+            # a NOT inside an OR would otherwise match every document without the word.
+            combined = q.AndNot(combined, q.Or(negatives))
+        own = [t for t, w in parsed.terms.items() if w >= 1.0]
+        parsed.query = Ranked(combined, own, power=self.coord_power)
+        return parsed
+
+    def _plain(self, terms: list[str]) -> q.Query | None:
+        if not terms:
+            return None
+        return q.Or([_term_clause(t) for t in terms])
+
+    def _parse_syntax(self, text: str) -> q.Query | None:
+        cleaned = _balance(_NOT_SYNTAX.sub(" ", text))
+        try:
+            parsed = self._parser.parse(cleaned)
+        except Exception:  # the parser's errors are not a documented set: fall back
+            return None
+        if parsed is None or parsed is q.NullQuery:
+            return None
+        parsed = parsed.normalize()
+        leaves = list(parsed.leaves()) if hasattr(parsed, "leaves") else []
+        if len(leaves) > MAX_TERMS * 2 or parsed is q.NullQuery:
+            return None
+        return parsed
+
+    def _expansion(self, terms: tuple[str, ...]) -> q.Query:
+        if len(terms) == 1:
+            return _term_clause(terms[0], EXPANSION_WEIGHT)
+        return q.Or([
+            q.Phrase("title", list(terms), boost=TITLE_BOOST * EXPANSION_WEIGHT),
+            q.Phrase("body", list(terms), boost=EXPANSION_WEIGHT),
+        ])
+
+
+def _term_clause(term: str, weight: float = 1.0) -> q.Query:
+    return q.Or([q.Term("title", term, boost=TITLE_BOOST * weight),
+                 q.Term("body", term, boost=weight)])
+
+
+def _distinct(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _positive_terms(query: q.Query) -> list[str]:
+    """The terms a query looks for, not those it excludes, in order."""
+    if isinstance(query, q.Not):
+        return []
+    if isinstance(query, q.AndNot):
+        return _positive_terms(query.a)
+    if isinstance(query, q.Term):
+        return [query.text] if query.fieldname in QUERY_FIELDS else []
+    if isinstance(query, q.Phrase):
+        return list(query.words)
+    out: list[str] = []
+    for child in query.children():
+        out.extend(t for t in _positive_terms(child) if t not in out)
+    return out
+
+
+def _split_negatives(query: q.Query) -> tuple[q.Query | None, list[q.Query]]:
+    """(what the query looks for, what it excludes) for NOT x, -x and a AND NOT b."""
+    if isinstance(query, q.Not):
+        return None, [query.query]
+    if isinstance(query, q.AndNot):
+        positive, negatives = _split_negatives(query.a)
+        return positive, [query.b, *negatives]
+    if isinstance(query, q.And | q.Or):
+        keep, negatives = [], []
+        for child in query.subqueries:
+            positive, more = _split_negatives(child)
+            negatives.extend(more)
+            if positive is not None:
+                keep.append(positive)
+        if not keep:
+            return None, negatives
+        return (keep[0] if len(keep) == 1 else type(query)(keep)), negatives
+    return query, []

@@ -1,0 +1,91 @@
+"""Ranking on top of BM25F: the weighting model, and score adjustments Whoosh lacks.
+
+- Coordination: a document matching more of the reader's words ranks above one matching
+  fewer, even when one rare word in a very short entry scores high on its own.
+- Teasers: a truncated teaser scores a little below a full article that matches as well.
+"""
+
+from __future__ import annotations
+
+from whoosh import scoring
+from whoosh.matching import NullMatcher, WrappingMatcher
+from whoosh.query import WrappingQuery
+
+# Chosen on NFCorpus dev and MedQuAD (bench/eval.py); never on NFCorpus test.
+BM25_B = 0.75
+BM25_K1 = 1.2
+TITLE_B = 0.5
+COORD_POWER = 2.0
+TEASER_FACTOR = 0.85
+
+
+def weighting(b: float = BM25_B, k1: float = BM25_K1, title_b: float = TITLE_B):
+    """BM25F with the tuned parameters (a gentler length normalisation for titles)."""
+    return scoring.BM25F(B=b, K1=k1, title_B=title_b)
+
+
+def coordination(matched: int, wanted: int, power: float = COORD_POWER) -> float:
+    """The share of the reader's words a document matches, raised to `power` (1 when all)."""
+    if wanted <= 1 or power == 0:
+        return 1.0
+    return (min(matched, wanted) / wanted) ** power
+
+
+class Ranked(WrappingQuery):
+    """Wraps a query so its scores get coordination and the teaser factor."""
+
+    def __init__(self, child, own_terms=frozenset(), power: float = COORD_POWER,
+                 teaser_factor: float = TEASER_FACTOR):
+        super().__init__(child)
+        self.own_terms = frozenset(own_terms)
+        self.power = power
+        self.teaser_factor = teaser_factor
+
+    def _rewrap(self, child):
+        return self.__class__(child, self.own_terms, self.power, self.teaser_factor)
+
+    def __eq__(self, other):
+        return (isinstance(other, Ranked) and self.child == other.child
+                and self.own_terms == other.own_terms and self.power == other.power
+                and self.teaser_factor == other.teaser_factor)
+
+    def __hash__(self):
+        return hash((self.child, self.own_terms, self.power, self.teaser_factor))
+
+    def matcher(self, searcher, context=None):
+        if context is not None and self.own_terms and self.power:
+            # Counting matched words needs matchers that keep track of the current document.
+            context = context.set(needs_current=True)
+        child = self.child.matcher(searcher, context)
+        if child is NullMatcher or not child.is_active():
+            return child
+        reader = searcher.reader()
+        kinds = reader.column_reader("kind") if "kind" in reader.schema else None
+        own = frozenset(t.encode("utf-8") for t in self.own_terms)
+        return RankedMatcher(child, own, self.power, self.teaser_factor, kinds)
+
+
+class RankedMatcher(WrappingMatcher):
+    """Multiplies the child's score by coordination and, for teasers, the teaser factor.
+
+    Both factors are at most 1, so the child's quality bounds stay valid upper bounds and
+    Whoosh's block skipping keeps working.
+    """
+
+    def __init__(self, child, own, power, teaser_factor, kinds):
+        super().__init__(child)
+        self.own, self.power, self.teaser_factor, self.kinds = own, power, teaser_factor, kinds
+
+    def _replacement(self, newchild):
+        return self.__class__(newchild, self.own, self.power, self.teaser_factor, self.kinds)
+
+    def score(self):
+        score = self.child.score()
+        if self.own and self.power:
+            matched = {text for _, text in self.child.matching_terms()}
+            score *= coordination(len(matched & self.own), len(self.own), self.power)
+        if self.kinds is not None and self.teaser_factor != 1.0:
+            kind = self.kinds[self.child.id()]
+            if kind in ("teaser", b"teaser"):
+                score *= self.teaser_factor
+        return score

@@ -1,0 +1,259 @@
+"""The search API the web app and the CLI share: `SearchEngine.search()` -> `SearchPage`.
+
+Searchers are kept per thread and reopened when the index changes (a rebuild swapped in, or an
+incremental commit); results are cached by normalised query, page and index version, so a
+re-index never serves stale results.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+
+from indexer.analysis import term_for_word
+from indexer.config import Settings
+from indexer.query import ParsedQuery, QueryBuilder
+from indexer.ranking import weighting
+from indexer.snippets import highlight, highlight_paragraphs, make_snippet
+from indexer.spelling import suggest
+from indexer.store import IndexStore
+from indexer.synonyms import SynonymTable
+
+MAX_PAGE = 100
+
+
+@dataclass
+class Result:
+    """One hit on a results page."""
+
+    id: str
+    title: str
+    url: str
+    kind: str
+    score: float
+    snippet: str
+
+
+@dataclass
+class SearchPage:
+    """One page of results and what the engine made of the query."""
+
+    query: str
+    understood: str
+    total: int
+    page: int
+    per_page: int
+    took_ms: float
+    suggestion: str | None = None
+    corrected: bool = False
+    message: str | None = None
+    results: list[Result] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        """How many pages the results fill (capped at MAX_PAGE)."""
+        return min(MAX_PAGE, max(1, math.ceil(self.total / self.per_page)))
+
+    def as_json(self) -> dict:
+        """The API's JSON form."""
+        data = asdict(self)
+        data["took_ms"] = round(self.took_ms, 2)
+        for r in data["results"]:
+            r["score"] = round(r["score"], 4)
+        return data
+
+
+@dataclass
+class ArticleView:
+    """A stored article for the full-article page."""
+
+    id: str
+    title: str
+    kind: str
+    url: str
+    description: str
+    body: str
+    paragraphs_html: list[str]
+    title_html: str
+
+
+class SearchEngine:
+    """Searches one index folder. Thread-safe; one instance serves a whole process."""
+
+    def __init__(self, settings: Settings | None = None, *, synonyms: SynonymTable | None = None):
+        self.settings = settings or Settings()
+        self.store = IndexStore(self.settings.index_dir)
+        if synonyms is None and self.settings.use_synonyms:
+            synonyms = SynonymTable.load(self.settings.synonym_paths)
+        self.builder = QueryBuilder(synonyms)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple, SearchPage] = OrderedDict()
+
+    # -- searchers ---------------------------------------------------------------------------
+
+    def _searcher(self):
+        """This thread's searcher, reopened when the live generation or its commit changed."""
+        state = getattr(self._local, "state", None)
+        name = self.store.current_name()
+        if state is not None:
+            gen_name, ix, searcher = state
+            try:
+                if gen_name == name and searcher.up_to_date():
+                    return searcher
+            except FileNotFoundError:
+                pass
+            searcher.close()
+        ix = self.store.open()
+        searcher = ix.searcher(weighting=weighting())
+        self._local.state = (name, ix, searcher)
+        return searcher
+
+    def version(self) -> tuple:
+        """What identifies the index's current contents (generation and commit)."""
+        searcher = self._searcher()
+        return (self.store.current_name(), searcher.reader().generation())
+
+    # -- searching ---------------------------------------------------------------------------
+
+    def search(self, query: str, page: int = 1, per_page: int | None = None) -> SearchPage:
+        """Rank the index for a reader's query and return one page of results with snippets.
+
+        Never raises for any query text; page is clamped to 1..MAX_PAGE and per_page to
+        1..max_per_page. When the query finds nothing but a spelling correction does, the
+        corrected results are returned with `corrected` set.
+        """
+        started = time.perf_counter()
+        per_page = max(1, min(per_page or self.settings.per_page, self.settings.max_per_page))
+        page = max(1, min(int(page), MAX_PAGE))
+        searcher = self._searcher()
+        parsed = self.builder.build(query)
+        key = (parsed.text.lower(), page, per_page,
+               self.store.current_name(), searcher.reader().generation())
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+        if cached is not None:
+            return _replace_time(cached, started)
+
+        result = self._run(searcher, parsed, page, per_page)
+        fixes = suggest(searcher.reader(), parsed.words) if parsed.words else {}
+        if fixes:
+            result.suggestion = _apply_fixes(parsed.text, fixes)
+            if result.total == 0:
+                corrected = self._run(searcher, self.builder.build(result.suggestion),
+                                      page, per_page)
+                if corrected.total:
+                    corrected.suggestion = result.suggestion
+                    corrected.corrected = True
+                    corrected.query = parsed.text
+                    corrected.message = (f"No results for “{parsed.text}”; showing results "
+                                         f"for “{result.suggestion}”.")
+                    result = corrected
+        if result.total == 0 and result.message is None:
+            result.message = "No articles match. Check the spelling or try fewer words."
+        result.took_ms = (time.perf_counter() - started) * 1000
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > self.settings.cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def _run(self, searcher, parsed: ParsedQuery, page: int, per_page: int) -> SearchPage:
+        out = SearchPage(query=parsed.text, understood=_understood(parsed), total=0,
+                         page=page, per_page=per_page, took_ms=0.0, message=parsed.message)
+        if parsed.empty:
+            return out
+        hits = searcher.search_page(parsed.query, page, pagelen=per_page, terms=False)
+        out.total = hits.total
+        weights = {
+            t: w * searcher.idf("body", t) for t, w in parsed.terms.items()
+        }
+        for hit in hits:
+            fields = hit.fields()
+            out.results.append(Result(
+                id=fields["id"],
+                title=fields.get("title", ""),
+                url=fields.get("url", ""),
+                kind=fields.get("kind", "article"),
+                score=float(hit.score or 0.0),
+                snippet=make_snippet(fields.get("body", ""), weights,
+                                     teaser=fields.get("kind") == "teaser"),
+            ))
+        return out
+
+    # -- articles, completions, samples ------------------------------------------------------
+
+    def article(self, doc_id: str, highlight_query: str = "") -> ArticleView | None:
+        """The stored article with this id, its text highlighted for the query; None if absent."""
+        searcher = self._searcher()
+        fields = searcher.document(id=doc_id)
+        if not fields:
+            return None
+        terms = self.builder.build(highlight_query).terms if highlight_query else {}
+        body = fields.get("body", "")
+        return ArticleView(
+            id=fields["id"], title=fields.get("title", ""), kind=fields.get("kind", "article"),
+            url=fields.get("url", ""), description=fields.get("description", ""), body=body,
+            paragraphs_html=highlight_paragraphs(body, terms),
+            title_html=highlight(fields.get("title", ""), terms),
+        )
+
+    def complete(self, prefix: str, limit: int = 8) -> list[str]:
+        """Up to `limit` completions of what was typed: titles first, then vocabulary words."""
+        text = " ".join(prefix.lower().split())[:100]
+        if len(text) < 2:
+            return []
+        searcher = self._searcher()
+        reader = searcher.reader()
+        out: list[str] = []
+        *head, last = text.split(" ")
+        words = []
+        for name in ("spell_title", "spell_body"):
+            if name in reader.schema:
+                words.extend(w.decode() if isinstance(w, bytes) else w
+                             for w in reader.expand_prefix(name, last))
+            if len(words) > 200:
+                break
+        ranked = sorted(set(words), key=lambda w: -reader.doc_frequency("spell_body", w))
+        for word in ranked[: limit * 2]:
+            phrase = " ".join([*head, word])
+            if phrase not in out and phrase != text:
+                out.append(phrase)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def sample_questions(self) -> list[str]:
+        """Reader questions that came with the corpus (never indexed as documents)."""
+        meta = self.store.read_meta()
+        return [q for qs in meta.get("questions", {}).values() for q in qs]
+
+    def doc_count(self) -> int:
+        """Entries in the live index."""
+        return self._searcher().doc_count()
+
+
+def _understood(parsed: ParsedQuery) -> str:
+    own = [w for w in parsed.words if term_for_word(w) in parsed.terms]
+    extra = [label for _, label in parsed.expansions]
+    text = " ".join(dict.fromkeys(w.lower() for w in own))
+    if extra:
+        text += " (also: " + ", ".join(extra) + ")"
+    return text
+
+
+def _apply_fixes(text: str, fixes: dict[str, str]) -> str:
+    import re
+
+    return re.sub(r"\w+", lambda m: fixes.get(m.group().lower(), m.group()), text)
+
+
+def _replace_time(page: SearchPage, started: float) -> SearchPage:
+    from dataclasses import replace
+
+    return replace(page, took_ms=(time.perf_counter() - started) * 1000)

@@ -1,0 +1,182 @@
+"""Snippets and highlighting: pure functions from text and weighted query terms to safe HTML.
+
+Words are matched by their index term, so every form the query matched (tendon, tendons;
+cramp, cramping; an expansion's medical word) is marked. All text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from html import escape
+
+from indexer.analysis import iter_words
+
+MAX_CHARS = 300
+MIN_CHARS = 160
+MAX_FRAGMENTS = 3
+OPENING_CHARS = 220
+SEPARATOR = " … "
+
+_BOUNDARY = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A stretch of the text [start, end) and the terms matched in it."""
+
+    start: int
+    end: int
+    marks: tuple[tuple[int, int, str], ...]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or paragraph line, surrounding spaces excluded."""
+    spans = []
+    pos = 0
+    for match in _BOUNDARY.finditer(text):
+        spans.append((pos, match.start()))
+        pos = match.end()
+    spans.append((pos, len(text)))
+    return [(s, e) for s, e in spans if e > s and text[s:e].strip()]
+
+
+def _marks(text: str, terms: dict[str, float]) -> list[tuple[int, int, str]]:
+    return [(s, e, t) for s, e, t in iter_words(text) if t in terms]
+
+
+def make_snippet(
+    text: str,
+    terms: dict[str, float],
+    *,
+    teaser: bool = False,
+    max_chars: int = MAX_CHARS,
+) -> str:
+    """An HTML snippet of one to three sentence fragments around the most informative matches.
+
+    `terms` maps index terms to weights (rarer and the reader's own words weigh more). Each
+    sentence is scored by the weights of the terms it adds that earlier picks did not cover,
+    a term repeated all over the article counting less than one that appears once, so the
+    snippet shows why the article matched. With no match in the text (a title-only hit) the
+    opening is shown; a teaser is shown whole.
+    """
+    if teaser:
+        return highlight(text, terms)
+    marks = _marks(text, terms)
+    if not marks:
+        return _escape_plain(_opening(text))
+    in_doc: dict[str, int] = {}
+    for _, _, term in marks:
+        in_doc[term] = in_doc.get(term, 0) + 1
+    value = {t: terms[t] / (1.0 + math.log(n)) for t, n in in_doc.items()}
+
+    spans = []
+    mi = 0
+    for start, end in sentence_spans(text):
+        inside = []
+        while mi < len(marks) and marks[mi][0] < end:
+            if marks[mi][0] >= start:
+                inside.append(marks[mi])
+            mi += 1
+        if inside:
+            spans.append(Span(start, end, tuple(inside)))
+
+    chosen: list[Span] = []
+    covered: set[str] = set()
+    used = 0
+    while spans and len(chosen) < MAX_FRAGMENTS and used < MIN_CHARS:
+        def gain(span: Span, covered: set[str] = covered) -> float:
+            new = {t for _, _, t in span.marks} - covered
+            return sum(value[t] for t in new) + 0.01 * len(span.marks)
+
+        best = max(spans, key=lambda s: (gain(s), -s.start))
+        if chosen and not ({t for _, _, t in best.marks} - covered):
+            break
+        budget = max_chars - used - (len(SEPARATOR) if chosen else 0)
+        if budget < 60:
+            break
+        best = _trim(text, best, budget)
+        chosen.append(best)
+        covered |= {t for _, _, t in best.marks}
+        used += best.end - best.start + (len(SEPARATOR) if len(chosen) > 1 else 0)
+        spans = [s for s in spans if s.end <= best.start or s.start >= best.end]
+
+    chosen.sort(key=lambda s: s.start)
+    parts = []
+    for span in chosen:
+        html = _render(text, span)
+        if span.start > 0 and not _starts_sentence(text, span.start):
+            html = "…" + html
+        if span.end < len(text) and not _ends_sentence(text, span.end):
+            html += "…"
+        parts.append(html)
+    return " ".join(parts) if len(parts) == 1 else SEPARATOR.join(parts)
+
+
+def highlight(text: str, terms: dict[str, float]) -> str:
+    """The whole text, escaped, with every matched word in <mark>."""
+    return _render(text, Span(0, len(text), tuple(_marks(text, terms))))
+
+
+def highlight_paragraphs(text: str, terms: dict[str, float]) -> list[str]:
+    """The text's paragraphs, each escaped and highlighted: for the full-article page."""
+    return [highlight(p, terms) for p in text.split("\n\n") if p.strip()]
+
+
+def _render(text: str, span: Span) -> str:
+    out = []
+    pos = span.start
+    for start, end, _ in span.marks:
+        if start < pos or end > span.end:
+            continue
+        out.append(escape(text[pos:start]))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
+        pos = end
+    out.append(escape(text[pos:span.end]))
+    return "".join(out)
+
+
+def _trim(text: str, span: Span, budget: int) -> Span:
+    """Cut a long sentence down to the budget, keeping its densest run of matches."""
+    if span.end - span.start <= budget:
+        return span
+    first = span.marks[0][0]
+    best_start, best_count = first, 0
+    for s, _, _ in span.marks:
+        count = sum(1 for s2, e2, _ in span.marks if s <= s2 and e2 <= s + budget)
+        if count > best_count:
+            best_start, best_count = s, count
+    start = max(span.start, best_start - budget // 4)
+    if start > span.start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < best_start else start
+    end = min(span.end, start + budget)
+    if end < span.end:
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    marks = tuple(m for m in span.marks if m[0] >= start and m[1] <= end)
+    return Span(start, end, marks)
+
+
+def _starts_sentence(text: str, pos: int) -> bool:
+    before = text[:pos].rstrip()
+    return not before or before[-1] in ".!?\n" or text[pos - 1] == "\n"
+
+
+def _ends_sentence(text: str, pos: int) -> bool:
+    return text[pos - 1] in ".!?" or text[pos:pos + 1] == "\n"
+
+
+def _opening(text: str) -> str:
+    if len(text) <= OPENING_CHARS:
+        return text
+    cut = text[:OPENING_CHARS]
+    stop = max(cut.rfind(". "), cut.rfind("\n"))
+    if stop >= MIN_CHARS // 2:
+        return cut[:stop + 1].strip()
+    return cut.rsplit(" ", 1)[0] + "…"
+
+
+def _escape_plain(text: str) -> str:
+    return escape(text).replace("\n", " ")

@@ -1,0 +1,199 @@
+"""Where the index lives on disk: generations, the CURRENT pointer, the writer lock.
+
+Layout of the index folder:
+    CURRENT          name of the generation readers open (replaced atomically)
+    gen-000007/      a Whoosh index, plus build.json (when, from what, sample questions)
+    indexer.lock     held with flock by the one running indexer; holds its pid
+
+A full rebuild writes a new generation beside the live one and swaps CURRENT with an atomic
+rename, so readers never see a half-built index. Incremental updates commit into the live
+generation, relying on Whoosh's own atomic table-of-contents rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.index import EmptyIndexError, FileIndex
+
+from indexer.schema import build_schema
+
+CURRENT = "CURRENT"
+LOCK = "indexer.lock"
+META = "build.json"
+GEN_PATTERN = re.compile(r"^gen-(\d{6})$")
+
+
+class IndexBusy(RuntimeError):
+    """Another live indexer holds the writer lock."""
+
+
+class NoIndex(RuntimeError):
+    """There is no index in the folder yet."""
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """What acquiring the writer lock found: a stale lock left by a killed run, if any."""
+
+    recovered_from_pid: int | None
+
+
+class IndexStore:
+    """One index folder: open the live generation, create and swap in new ones, lock writers."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def current_name(self) -> str | None:
+        """The name of the live generation, or None when nothing was ever built."""
+        try:
+            name = (self.root / CURRENT).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return name if GEN_PATTERN.match(name) else None
+
+    def current_path(self) -> Path:
+        """The live generation's folder; raises NoIndex when there is none."""
+        name = self.current_name()
+        if name is None or not (self.root / name).is_dir():
+            raise NoIndex(f"no index in {self.root}: run `healthsearch index` first")
+        return self.root / name
+
+    def exists(self) -> bool:
+        """True when a live generation exists."""
+        try:
+            self.current_path()
+        except NoIndex:
+            return False
+        return True
+
+    def open(self, retries: int = 20) -> FileIndex:
+        """Open the live generation's Whoosh index.
+
+        A reader can race a writer: CURRENT may name a generation just replaced, or a commit
+        may remove a segment between listing and opening. Both pass in milliseconds, so retry.
+        """
+        delay = 0.005
+        for attempt in range(retries):
+            try:
+                return whoosh_index.open_dir(str(self.current_path()), schema=build_schema())
+            except (FileNotFoundError, EmptyIndexError, NoIndex) as exc:
+                if isinstance(exc, NoIndex) and not (self.root / CURRENT).exists():
+                    raise
+                if attempt == retries - 1:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        raise AssertionError("unreachable")
+
+    def read_meta(self, gen_path: Path | None = None) -> dict:
+        """The build.json of a generation (the live one by default); {} when absent."""
+        try:
+            path = (gen_path or self.current_path()) / META
+            return json.loads(path.read_text())
+        except (FileNotFoundError, NoIndex, ValueError):
+            return {}
+
+    # -- writing -------------------------------------------------------------------------
+
+    def new_generation(self) -> Path:
+        """Create an empty Whoosh index in a fresh generation folder (not yet live)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        numbers = [int(m.group(1)) for p in self.root.iterdir()
+                   if (m := GEN_PATTERN.match(p.name))]
+        path = self.root / f"gen-{max(numbers, default=0) + 1:06d}"
+        path.mkdir()
+        whoosh_index.create_in(str(path), build_schema())
+        return path
+
+    def write_meta(self, gen_path: Path, meta: dict) -> None:
+        """Replace a generation's build.json atomically."""
+        _atomic_write(gen_path / META, json.dumps(meta, indent=1, sort_keys=True))
+
+    def swap_in(self, gen_path: Path) -> None:
+        """Make a generation live with one atomic rename, then drop generations older than
+        the one it replaces (that one stays for readers still holding it)."""
+        previous = self.current_name()
+        _atomic_write(self.root / CURRENT, gen_path.name + "\n")
+        keep = {gen_path.name, previous}
+        for path in self._generations():
+            if path.name not in keep and path.name < gen_path.name:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def remove_unfinished(self) -> list[str]:
+        """Delete generations newer than the live one: half-built by a run that was killed."""
+        live = self.current_name() or ""
+        removed = []
+        for path in self._generations():
+            if path.name > live:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        return removed
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of the live generation."""
+        return sum(p.stat().st_size for p in self.current_path().rglob("*") if p.is_file())
+
+    def _generations(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and GEN_PATTERN.match(p.name))
+
+    @contextlib.contextmanager
+    def writer_lock(self, wait: bool = False) -> Iterator[LockInfo]:
+        """Hold the one-writer lock for the duration of the block.
+
+        The lock is an flock, which the kernel releases when its holder dies, so a lock file
+        that still names a pid but is not held was left by a killed run: it is taken over and
+        the run's half-built generations are removed. A live holder is never overridden:
+        IndexBusy is raised (or, with wait=True, we wait for it).
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                raise IndexBusy(
+                    f"another indexer (pid {holder}) is writing {self.root}; "
+                    "wait for it to finish, or pass --wait"
+                ) from None
+            stale = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            stale_pid = int(stale) if stale.isdigit() else None
+            if stale_pid is not None:
+                self.remove_unfinished()
+            try:
+                yield LockInfo(recovered_from_pid=stale_pid)
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,105 @@
+"""Lay and medical words: a synonym table that expands a reader's query at search time.
+
+Keys are matched on the query's words as typed (stemmed, stop words kept, so "can't sleep"
+is a phrase of its own); expansions are the analysed terms of the other wording, searched as
+a phrase when they have several words.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from whoosh.lang.porter import stem
+
+from indexer.analysis import TOKEN_PATTERN, analyze
+
+MAX_KEY_WORDS = 5
+MAX_EXPANSION_TERMS = 4
+
+
+def surface_key(text: str) -> tuple[str, ...]:
+    """The words of a text for matching synonym keys: lowercased, stemmed, stop words kept.
+
+    Apostrophes split words as the index tokenizer does ("can't" -> "can", "t").
+    """
+    return tuple(stem(w.lower()) for w in TOKEN_PATTERN.findall(text.replace("’", "'")))
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Another wording for a phrase the reader typed, and where that pair came from."""
+
+    terms: tuple[str, ...]
+    label: str
+    origin: str
+
+
+@dataclass
+class SynonymTable:
+    """Phrase -> other wordings, built from one or more sources."""
+
+    entries: dict[tuple[str, ...], set[Expansion]] = field(default_factory=dict)
+
+    def add(self, phrase: str, other: str, origin: str) -> None:
+        """Record that `other` may stand for `phrase` in a query."""
+        key = surface_key(phrase)
+        terms = tuple(analyze(other))
+        if not key or not terms or len(key) > MAX_KEY_WORDS or len(terms) > MAX_EXPANSION_TERMS:
+            return
+        if terms == tuple(analyze(phrase)):
+            return  # same words once analysed: nothing to add
+        self.entries.setdefault(key, set()).add(Expansion(terms, other.strip(), origin))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.entries.values())
+
+    def expand(self, text: str) -> list[tuple[str, Expansion]]:
+        """The expansions for a query: (matched phrase, expansion), longest phrases first,
+        each word of the query used by one phrase at most."""
+        words = surface_key(text)
+        out: list[tuple[str, Expansion]] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(MAX_KEY_WORDS, len(words) - i), 0, -1):
+                key = words[i:i + n]
+                if key in self.entries:
+                    out.extend((" ".join(key), exp) for exp in sorted(
+                        self.entries[key], key=lambda e: e.terms))
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+    @classmethod
+    def load(cls, paths: Iterable[Path] = (), curated: bool = True) -> SynonymTable:
+        """The curated lay-to-medical list shipped with the engine, plus any MedQuAD-style
+        synonym tables (term, |-separated synonyms, ...) found at `paths`."""
+        table = cls()
+        if curated:
+            text = resources.files("indexer").joinpath("data/lay_terms.tsv").read_text("utf-8")
+            for row in csv.reader(text.splitlines(), delimiter="\t"):
+                if not row or row[0].startswith("#") or len(row) < 2:
+                    continue
+                origin = row[2] if len(row) > 2 else "curated"
+                for medical in row[1].split("|"):
+                    table.add(row[0], medical, origin)
+        for path in paths:
+            path = Path(path)
+            if not path.is_file():
+                continue
+            with path.open(encoding="utf-8") as f:
+                reader = csv.reader(f, delimiter="\t")
+                next(reader, None)
+                for row in reader:
+                    if len(row) < 2:
+                        continue
+                    origin = f"medquad:{row[3]}" if len(row) > 3 else "medquad"
+                    for synonym in row[1].split("|"):
+                        table.add(row[0], synonym, origin)
+                        table.add(synonym, row[0], origin)
+        return table

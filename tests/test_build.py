@@ -1,0 +1,205 @@
+"""Building and updating the index: counts, incremental runs, teasers, broken input, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from indexer.build import NothingToIndex, index_corpus
+from indexer.config import Settings
+from indexer.search import SearchEngine
+from indexer.stats import index_stats
+from indexer.store import IndexBusy, IndexStore
+from tests.conftest import CORPUS, ROOT
+
+
+def search_ids(index_dir, query):
+    return [r.id for r in SearchEngine(Settings(index_dir=index_dir)).search(query).results]
+
+
+def test_shipped_corpus_indexes_one_article_and_fifteen_teasers(store):
+    summary = index_corpus([CORPUS], store)
+    assert (summary.added, summary.skipped) == (16, [])
+    stats = index_stats(store)
+    assert (stats["entries"], stats["articles"], stats["teasers"]) == (16, 1, 15)
+
+
+def test_second_run_over_the_same_corpus_writes_nothing(store):
+    index_corpus([CORPUS], store)
+    gen = store.current_path()
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in gen.iterdir())
+    summary = index_corpus([CORPUS], store)
+    assert (summary.added, summary.updated, summary.deleted, summary.unchanged) == (0, 0, 0, 16)
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in gen.iterdir()) == before
+
+
+def test_incremental_add_change_delete(corpus_dir, store):
+    (corpus_dir / "gout.txt").write_text("Gout\n\nGout is arthritis caused by uric acid.\n")
+    index_corpus([corpus_dir], store)
+    assert search_ids(store.root, "uric acid")[0] == "gout"
+
+    (corpus_dir / "gout.txt").write_text("Gout\n\nGout is arthritis from urate crystals.\n")
+    (corpus_dir / "asthma.txt").write_text("Asthma\n\nAsthma narrows the airways.\n")
+    summary = index_corpus([corpus_dir], store)
+    assert (summary.added, summary.updated, summary.deleted) == (1, 1, 0)
+    assert search_ids(store.root, "urate crystals") == ["gout"]
+    assert search_ids(store.root, "uric") == []
+
+    (corpus_dir / "gout.txt").unlink()
+    summary = index_corpus([corpus_dir], store)
+    assert (summary.added, summary.updated, summary.deleted) == (0, 0, 1)
+    assert search_ids(store.root, "urate") == []
+    assert index_stats(store)["entries"] == 17
+
+
+def test_removing_a_teaser_line_deletes_only_that_teaser(corpus_dir, store):
+    index_corpus([corpus_dir], store)
+    digest = corpus_dir / "seed-digest.txt"
+    digest.write_text("".join(line for line in digest.read_text().splitlines(True)
+                              if not line.startswith("Dandruff")))
+    summary = index_corpus([corpus_dir], store)
+    assert (summary.deleted, summary.unchanged, summary.added) == (1, 15, 0)
+
+
+def test_teaser_fragment_is_not_indexed(engine):
+    assert engine.search("pres").total == 0
+    hits = engine.search("insomnia work").results
+    assert hits[0].title == "Many people suffer from insomnia due to work"
+    assert engine.search("hamartoma").total == 1
+
+
+def test_teaser_that_opens_a_full_article_is_merged_into_it(tmp_path, store):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "digest.txt").write_text(
+        "Gastric cancer refers to a malignant tumor that o...\n"
+        "Dandruff is a very annoying problem, because if t...\n")
+    (corpus / "gastric.html").write_text(
+        "<html><body><h1>Gastric cancer</h1><p>Gastric cancer refers to a malignant tumor "
+        "that originates in the stomach lining.</p></body></html>")
+    summary = index_corpus([corpus], store)
+    assert summary.merged == 1
+    stats = index_stats(store)
+    assert (stats["articles"], stats["teasers"]) == (1, 1)
+    assert search_ids(store.root, "gastric cancer") == ["gastric"]
+
+    # The article goes; the teaser comes back on the next incremental run.
+    (corpus / "gastric.html").unlink()
+    index_corpus([corpus], store)
+    assert index_stats(store)["teasers"] == 2
+
+
+def test_broken_files_are_skipped_with_reasons_and_the_rest_indexed(tmp_path, store):
+    corpus = tmp_path / "mixed"
+    corpus.mkdir()
+    (corpus / "good.html").write_text("<html><body><h1>Good</h1><p>Measles spreads.</p></body>"
+                                      "</html>")
+    (corpus / "mumps.txt").write_text("Mumps\n\nMumps swells the glands.\n")
+    (corpus / "binary.html").write_bytes(bytes(range(256)) * 10)
+    (corpus / "empty.html").write_bytes(b"")
+    (corpus / "scripts.html").write_text("<html><script>a()</script></html>")
+    (corpus / "huge.txt").write_text("word " * 300_000)
+    (corpus / "bad.xml").write_text("<Document><Focus>x</Document>")
+    (corpus / "records.jsonl").write_text('{"id": "r1", "text": "Rubella rash."}\nnot json\n')
+    summary = index_corpus([corpus], store, max_bytes=1_000_000)
+    reasons = {os.path.basename(s.path): s.reason for s in summary.skipped}
+    assert set(reasons) == {"binary.html", "empty.html", "scripts.html", "huge.txt", "bad.xml",
+                            "records.jsonl:2"}
+    assert "binary" in reasons["binary.html"] and "empty" in reasons["empty.html"]
+    assert "size cap" in reasons["huge.txt"] and "invalid JSON" in reasons["records.jsonl:2"]
+    assert summary.added == 3
+    assert search_ids(store.root, "measles mumps rubella") and index_stats(store)["entries"] == 3
+
+
+def test_duplicate_ids_across_files_are_indexed_once(tmp_path, store):
+    corpus = tmp_path / "dup"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text('{"id": "same", "text": "Alpha text."}\n')
+    (corpus / "b.jsonl").write_text('{"id": "same", "text": "Beta text."}\n')
+    summary = index_corpus([corpus], store)
+    assert summary.added == 1
+    assert any("duplicate id 'same'" in s.reason for s in summary.skipped)
+
+
+def test_nothing_usable_is_an_error(tmp_path, store):
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "empty.txt").write_text("")
+    with pytest.raises(NothingToIndex):
+        index_corpus([tmp_path / "e"], store)
+
+
+def test_rebuild_swaps_in_a_new_generation_and_keeps_the_previous(store):
+    index_corpus([CORPUS], store)
+    first = store.current_name()
+    summary = index_corpus([CORPUS], store, rebuild=True)
+    assert summary.rebuilt and store.current_name() != first
+    assert (store.root / first).is_dir()  # readers still holding it keep working
+    index_corpus([CORPUS], store, rebuild=True)
+    assert not (store.root / first).exists()
+
+
+def test_two_workers_build_the_same_index(tmp_path):
+    one, two = IndexStore(tmp_path / "one"), IndexStore(tmp_path / "two")
+    index_corpus([CORPUS], one, workers=1)
+    index_corpus([CORPUS], two, workers=2)
+    assert index_stats(one)["entries"] == index_stats(two)["entries"] == 16
+    assert search_ids(one.root, "calcium cramps") == search_ids(two.root, "calcium cramps")
+
+
+def test_a_live_indexer_lock_is_never_broken(store):
+    with store.writer_lock(), pytest.raises(IndexBusy, match="another indexer"):
+        index_corpus([CORPUS], store)
+
+
+def test_a_lock_left_by_a_killed_run_is_recovered(store):
+    index_corpus([CORPUS], store)
+    (store.root / "indexer.lock").write_text("999999")
+    half_built = store.root / "gen-000009"
+    half_built.mkdir()
+    summary = index_corpus([CORPUS], store)
+    assert summary.recovered_lock_pid == 999999
+    assert not half_built.exists()
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "indexer", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_index_json_summary_and_stats(tmp_path):
+    out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix"), "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert {"added", "updated", "deleted", "unchanged", "skipped", "seconds",
+            "docs_per_second"} <= set(summary)
+    assert summary["added"] == 16
+    stats = json.loads(run_cli("stats", "--json", "--index-dir", str(tmp_path / "ix")).stdout)
+    assert {"entries", "articles", "teasers", "terms", "segments", "size_bytes", "built_at",
+            "corpus"} <= set(stats)
+    assert (stats["articles"], stats["teasers"]) == (1, 15)
+
+
+def test_cli_defaults_to_corpus_and_strict_fails_on_skips(tmp_path):
+    out = run_cli("index", "--index-dir", str(tmp_path / "ix"), "--quiet")
+    assert out.returncode == 0 and "16 added" in out.stdout
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "ok.txt").write_text("Fine\n\nA fine article.\n")
+    (bad / "empty.txt").write_text("")
+    out = run_cli("index", str(bad), "--index-dir", str(tmp_path / "ix2"), "--strict")
+    assert out.returncode != 0 and "empty.txt: empty file" in out.stderr
+    out = run_cli("index", str(tmp_path / "nothing"), "--index-dir", str(tmp_path / "ix3"))
+    assert out.returncode != 0 and "no usable entry" in out.stderr
+
+
+def test_cli_search_prints_results_and_json(tmp_path):
+    run_cli("index", "--index-dir", str(tmp_path / "ix"), "--quiet")
+    out = run_cli("search", "stomach cancer", "--index-dir", str(tmp_path / "ix"), "--json")
+    page = json.loads(out.stdout)
+    assert page["results"][0]["title"].startswith("Gastric cancer")
+    text = run_cli("search", "insomina", "--index-dir", str(tmp_path / "ix")).stdout
+    assert "insomnia" in text.lower()

@@ -1,0 +1,152 @@
+"""What readers type and what they get back, on the shipped corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.query import MAX_QUERY_CHARS, QueryBuilder, clean_query_text, uses_syntax
+from indexer.spelling import edit_distance
+from tests.conftest import SEED_QUESTION
+
+HAMSTRING = "Many people have experienced twitching hamstrings"
+
+
+def test_seed_question_finds_the_hamstring_cramp_article_with_tendon_marked(engine):
+    page = engine.search(SEED_QUESTION)
+    assert page.results[0].title.startswith(HAMSTRING)
+    assert "<mark>tendons</mark>" in page.results[0].snippet
+
+
+def test_every_word_is_optional_and_more_matches_rank_higher(engine):
+    page = engine.search("calcium deficiency insomnia")
+    titles = [r.title for r in page.results]
+    assert titles[0].startswith(HAMSTRING)  # matches two words
+    assert any("insomnia" in t for t in titles)  # matches one
+
+
+def test_stemming_matches_word_forms(engine):
+    for query in ("cramping", "cramped", "tendon"):
+        assert engine.search(query).results[0].title.startswith(HAMSTRING), query
+
+
+@pytest.mark.parametrize("typed, fixed", [("insomina", "insomnia"), ("tendom", "tendons"),
+                                          ("hamartomma", "hamartoma")])
+def test_misspelled_word_gets_a_suggestion_from_the_index(engine, typed, fixed):
+    page = engine.search(typed)
+    assert page.suggestion == fixed
+
+
+def test_query_with_no_results_shows_the_corrected_results(engine):
+    page = engine.search("insomina")
+    assert page.corrected and page.total == 1
+    assert "insomnia" in page.results[0].title
+
+
+def test_correct_words_get_no_suggestion(engine):
+    assert engine.search("calcium cramps").suggestion is None
+
+
+@pytest.mark.parametrize("lay, medical_title", [
+    ("stomach cancer", "Gastric cancer"),
+    ("kidney", "Renal hamartoma"),
+    ("can't sleep", "Many people suffer from insomnia"),
+])
+def test_lay_words_find_the_medical_article(engine, lay, medical_title):
+    titles = [r.title for r in engine.search(lay).results]
+    assert any(t.startswith(medical_title) for t in titles[:2]), titles
+
+
+def test_expansion_words_weigh_less_than_the_readers_own(engine):
+    page = engine.search("stomach cancer")
+    assert page.results[0].title.startswith("Gastric cancer")
+    assert "<mark>Gastric</mark>" in page.results[0].snippet
+
+
+def test_full_article_is_preferred_over_a_teaser_that_matches_equally(tmp_path):
+    from indexer.build import index_corpus
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+    from indexer.store import IndexStore
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text(
+        '{"id": "teaser", "title": "Scurvy facts", "text": "Scurvy facts about vitamin..."}\n'
+        '{"id": "article", "title": "Scurvy facts", "text": "Scurvy facts about vitamin C."}\n')
+    index_corpus([corpus], IndexStore(tmp_path / "ix"))
+    results = SearchEngine(Settings(index_dir=tmp_path / "ix")).search("scurvy facts").results
+    assert [r.id for r in results] == ["article", "teaser"]
+
+
+def test_phrases_and_exclusions(engine):
+    assert engine.search('"leg cramps"').results[0].title.startswith(HAMSTRING)
+    assert engine.search('"cramps leg"').total == 0
+    assert engine.search("cancer -lung").total == 1
+    assert engine.search("cramps NOT calcium").total == 0
+    assert [r.kind for r in engine.search("title:cancer").results] == ["teaser", "teaser"]
+
+
+def test_question_marks_and_stars_are_punctuation_not_wildcards(engine):
+    assert engine.search("What causes leg cramps?").results[0].title.startswith(HAMSTRING)
+    assert engine.search("cramp*").results[0].title.startswith(HAMSTRING)
+
+
+def test_unknown_field_prefix_is_text():
+    built = QueryBuilder().build("Re: NDC# calcium")
+    assert not built.syntax and {"re", "ndc", "calcium"} <= set(built.terms)
+    assert not uses_syntax("Still's disease") and not uses_syntax("Beans: good for you?")
+
+
+@pytest.mark.parametrize("hostile", [
+    '"unbalanced', "((((", "))", "AND", "OR OR", "NOT", "-", "*", "~", "title:", "kind:article",
+    "\x00\x01\x02", "the of and", "a" * 10_000, "cancer" + " cancer" * 3000, "title:(", '"" ""',
+    "<script>alert(1)</script>", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ✓", "body:body:body:", "*:*", "cancer^100",
+    "[a TO z]", "{a TO z}", "cancer~2", "(cancer OR) AND", "NOT NOT NOT cancer",
+])
+def test_hostile_queries_never_raise(engine, hostile):
+    page = engine.search(hostile)
+    assert page.total >= 0
+    assert page.total == 0 or page.results
+
+
+def test_stop_words_only_query_gives_a_message_not_an_error(engine):
+    page = engine.search("the of and")
+    assert page.total == 0 and "common" in page.message
+
+
+def test_query_text_is_cleaned_and_capped():
+    assert clean_query_text("a\x00b\tc\u200b d") == "a b c d"
+    assert len(clean_query_text("word " * 1000)) <= MAX_QUERY_CHARS
+
+
+def test_paging(engine):
+    first = engine.search("cancer people", per_page=2, page=1)
+    second = engine.search("cancer people", per_page=2, page=2)
+    assert first.total == second.total > 2
+    assert not {r.id for r in first.results} & {r.id for r in second.results}
+
+
+def test_edit_distance_counts_a_swap_as_one():
+    assert edit_distance("insomina", "insomnia") == 1
+    assert edit_distance("diabtes", "diabetes") == 1
+    assert edit_distance("diabtes", "dates") > edit_distance("diabtes", "diabetes")
+
+
+def test_searcher_sees_an_incremental_update_without_restart(tmp_path):
+    from indexer.build import index_corpus
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+    from indexer.store import IndexStore
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Gout\n\nGout is arthritis.\n")
+    store = IndexStore(tmp_path / "ix")
+    index_corpus([corpus], store)
+    engine = SearchEngine(Settings(index_dir=store.root))
+    assert engine.search("scurvy").total == 0
+    (corpus / "b.txt").write_text("Scurvy\n\nScurvy is a lack of vitamin C.\n")
+    index_corpus([corpus], store)
+    assert engine.search("scurvy").total == 1
+    index_corpus([corpus], store, rebuild=True)
+    assert engine.search("scurvy").total == 1

@@ -1,0 +1,66 @@
+"""Snippets: pure functions from text and weighted terms to escaped, marked-up HTML."""
+
+from __future__ import annotations
+
+from indexer.analysis import analyze
+from indexer.snippets import highlight, make_snippet
+
+
+def weights(*words, w=1.0):
+    return {analyze(x)[0]: w for x in words}
+
+
+TEXT = ("Leg cramps are common at night. Many people take calcium for them. "
+        "The calf tendons can hurt for a long time. Stretching before bed helps a long way. "
+        "It is a long story with long words.")
+
+
+def test_snippet_marks_every_form_of_a_matched_word():
+    html = make_snippet("Tendons and a tendon.", weights("tendon"))
+    assert html.count("<mark>") == 2 and "<mark>Tendons</mark>" in html
+
+
+def test_snippet_prefers_the_sentence_with_the_rarer_word():
+    html = make_snippet(TEXT, {**weights("long", w=1.0), **weights("tendon", w=3.0)})
+    assert "<mark>tendons</mark>" in html
+
+
+def test_a_word_repeated_everywhere_counts_less_than_one_said_once():
+    html = make_snippet(TEXT, weights("long", "tendon"))
+    assert html.startswith("The calf <mark>tendons</mark>")
+
+
+def test_snippet_length_stays_in_bounds():
+    long_text = " ".join(["Filler sentence about nothing in particular."] * 60 +
+                         ["Calcium deficiency causes cramps at night in many adults."] +
+                         ["More filler sentences follow here."] * 60)
+    html = make_snippet(long_text, weights("calcium", "cramp"))
+    plain = html.replace("<mark>", "").replace("</mark>", "")
+    assert 40 <= len(plain) <= 320 and "<mark>Calcium</mark>" in html
+
+
+def test_one_very_long_sentence_is_trimmed_around_the_match():
+    text = "word " * 400 + "tendon rupture " + "word " * 400
+    html = make_snippet(text, weights("tendon"))
+    assert "<mark>tendon</mark>" in html and len(html) < 340 and html.startswith("…")
+
+
+def test_article_text_is_escaped():
+    html = make_snippet("Avoid <script>alert(1)</script> & calcium.", weights("calcium"))
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&amp;" in html
+
+
+def test_title_only_hit_gets_the_opening():
+    html = make_snippet("First sentence here. Second one.", weights("absent"))
+    assert html.startswith("First sentence here.")
+
+
+def test_teaser_snippet_is_its_own_text_ending_in_an_ellipsis():
+    html = make_snippet("Gastric cancer refers to a tumor that o…", weights("gastric"),
+                        teaser=True)
+    assert html == "<mark>Gastric</mark> cancer refers to a tumor that o…"
+
+
+def test_whole_long_article_is_highlightable():
+    text = "filler " * 20_000 + "tendon"
+    assert highlight(text, weights("tendon")).endswith("<mark>tendon</mark>")

@@ -1,0 +1,80 @@
+// Type-ahead for the search box, following the ARIA combobox pattern. Optional: the page
+// works without it, and a plain form submit is always the way to search.
+(function () {
+  "use strict";
+  var input = document.getElementById("q");
+  var list = document.getElementById("q-suggestions");
+  var status = document.getElementById("q-status");
+  if (!input || !list || !window.fetch) return;
+  var active = -1, timer = null, lastQuery = "", controller = null;
+
+  function options() { return list.querySelectorAll("[role=option]"); }
+
+  function close() {
+    list.hidden = true;
+    list.textContent = "";
+    input.setAttribute("aria-expanded", "false");
+    input.removeAttribute("aria-activedescendant");
+    active = -1;
+  }
+
+  function select(index) {
+    var opts = options();
+    if (!opts.length) return;
+    active = (index + opts.length) % opts.length;
+    for (var i = 0; i < opts.length; i++) {
+      opts[i].setAttribute("aria-selected", i === active ? "true" : "false");
+    }
+    input.setAttribute("aria-activedescendant", opts[active].id);
+  }
+
+  function choose(text) {
+    input.value = text;
+    close();
+    input.form.submit();
+  }
+
+  function show(words) {
+    list.textContent = "";
+    words.forEach(function (word, i) {
+      var li = document.createElement("li");
+      li.id = "q-opt-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.textContent = word;
+      li.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(word); });
+      list.appendChild(li);
+    });
+    var any = words.length > 0;
+    list.hidden = !any;
+    input.setAttribute("aria-expanded", any ? "true" : "false");
+    status.textContent = any ? words.length + " suggestions. Use the up and down arrows to pick one." : "";
+    active = -1;
+  }
+
+  function fetchSuggestions() {
+    var text = input.value.trim();
+    if (text.length < 2) { close(); return; }
+    if (text === lastQuery) return;
+    lastQuery = text;
+    if (controller) controller.abort();
+    controller = new AbortController();
+    fetch("/api/suggest?q=" + encodeURIComponent(text), { signal: controller.signal })
+      .then(function (r) { return r.ok ? r.json() : { suggestions: [] }; })
+      .then(function (data) { if (input.value.trim() === text) show(data.suggestions || []); })
+      .catch(function () { /* type-ahead is optional: stay quiet */ });
+  }
+
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(fetchSuggestions, 150);
+  });
+  input.addEventListener("keydown", function (ev) {
+    if (list.hidden) return;
+    if (ev.key === "ArrowDown") { ev.preventDefault(); select(active + 1); }
+    else if (ev.key === "ArrowUp") { ev.preventDefault(); select(active - 1); }
+    else if (ev.key === "Escape") { close(); }
+    else if (ev.key === "Enter" && active >= 0) { ev.preventDefault(); choose(options()[active].textContent); }
+  });
+  input.addEventListener("blur", function () { setTimeout(close, 100); });
+})();
