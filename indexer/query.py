@@ -85,15 +85,18 @@ class QueryBuilder:
     """Turns text into a ParsedQuery. Built once; safe to share between threads."""
 
     def __init__(self, synonyms: SynonymTable | None = None, schema: Schema | None = None,
-                 coord_power: float = COORD_POWER):
+                 coord_power: float = COORD_POWER, title_boost: float = TITLE_BOOST,
+                 expansion_weight: float = EXPANSION_WEIGHT):
         self.synonyms = synonyms
         self.coord_power = coord_power
+        self.title_boost = title_boost
+        self.expansion_weight = expansion_weight
         schema = schema or build_schema()
         # The parser sees only the fields a reader may name, so "Re:" or "Beans:" stay text.
         self._parser_schema = Schema(**{name: schema[name] for name in QUERY_FIELDS})
         parser = MultifieldParser(
             list(QUERY_FIELDS), self._parser_schema,
-            fieldboosts={"title": TITLE_BOOST}, group=OrGroup,
+            fieldboosts={"title": title_boost}, group=OrGroup,
         )
         for plugin in (plugins.WildcardPlugin, plugins.RangePlugin, plugins.BoostPlugin,
                        plugins.EveryPlugin, plugins.SingleQuotePlugin):
@@ -139,7 +142,7 @@ class QueryBuilder:
                 clauses.append(self._expansion(exp.terms))
                 parsed.expansions.append((phrase, exp.label))
                 for t in exp.terms:
-                    parsed.terms.setdefault(t, EXPANSION_WEIGHT)
+                    parsed.terms.setdefault(t, self.expansion_weight)
                 if len(clauses) > MAX_TERMS // 2:
                     break
         combined = q.Or(clauses) if len(clauses) > 1 else base
@@ -154,7 +157,7 @@ class QueryBuilder:
     def _plain(self, terms: list[str]) -> q.Query | None:
         if not terms:
             return None
-        return q.Or([_term_clause(t) for t in terms])
+        return q.Or([self._term_clause(t) for t in terms])
 
     def _parse_syntax(self, text: str) -> q.Query | None:
         cleaned = _balance(_NOT_SYNTAX.sub(" ", text))
@@ -171,17 +174,17 @@ class QueryBuilder:
         return parsed
 
     def _expansion(self, terms: tuple[str, ...]) -> q.Query:
+        weight = self.expansion_weight
         if len(terms) == 1:
-            return _term_clause(terms[0], EXPANSION_WEIGHT)
+            return self._term_clause(terms[0], weight)
         return q.Or([
-            q.Phrase("title", list(terms), boost=TITLE_BOOST * EXPANSION_WEIGHT),
-            q.Phrase("body", list(terms), boost=EXPANSION_WEIGHT),
+            q.Phrase("title", list(terms), boost=self.title_boost * weight),
+            q.Phrase("body", list(terms), boost=weight),
         ])
 
-
-def _term_clause(term: str, weight: float = 1.0) -> q.Query:
-    return q.Or([q.Term("title", term, boost=TITLE_BOOST * weight),
-                 q.Term("body", term, boost=weight)])
+    def _term_clause(self, term: str, weight: float = 1.0) -> q.Query:
+        return q.Or([q.Term("title", term, boost=self.title_boost * weight),
+                     q.Term("body", term, boost=weight)])
 
 
 def _distinct(items: list[str]) -> list[str]:

@@ -83,12 +83,16 @@ class ArticleView:
 class SearchEngine:
     """Searches one index folder. Thread-safe; one instance serves a whole process."""
 
-    def __init__(self, settings: Settings | None = None, *, synonyms: SynonymTable | None = None):
+    def __init__(self, settings: Settings | None = None, *, synonyms: SynonymTable | None = None,
+                 builder: QueryBuilder | None = None, weighting_model=None):
         self.settings = settings or Settings()
         self.store = IndexStore(self.settings.index_dir)
-        if synonyms is None and self.settings.use_synonyms:
-            synonyms = SynonymTable.load(self.settings.synonym_paths)
-        self.builder = QueryBuilder(synonyms)
+        if builder is None:
+            if synonyms is None and self.settings.use_synonyms:
+                synonyms = SynonymTable.load(self.settings.synonym_paths)
+            builder = QueryBuilder(synonyms)
+        self.builder = builder
+        self.weighting_model = weighting_model or weighting()
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, SearchPage] = OrderedDict()
@@ -108,7 +112,7 @@ class SearchEngine:
                 pass
             searcher.close()
         ix = self.store.open()
-        searcher = ix.searcher(weighting=weighting())
+        searcher = ix.searcher(weighting=self.weighting_model)
         self._local.state = (name, ix, searcher)
         return searcher
 
@@ -186,6 +190,17 @@ class SearchEngine:
             ))
         return out
 
+    def rank(self, query: str, limit: int = 100) -> list[tuple[str, float]]:
+        """(id, score) of the top `limit` hits, without snippets, paging or spelling: for
+        relevance evaluation."""
+        parsed = self.builder.build(query)
+        if parsed.empty:
+            return []
+        searcher = self._searcher()
+        hits = searcher.search(parsed.query, limit=limit)
+        ids = searcher.reader().column_reader("id")
+        return [(_as_text(ids[hit.docnum]), float(hit.score or 0.0)) for hit in hits]
+
     # -- articles, completions, samples ------------------------------------------------------
 
     def article(self, doc_id: str, highlight_query: str = "") -> ArticleView | None:
@@ -245,6 +260,10 @@ def _understood(parsed: ParsedQuery) -> str:
     if extra:
         text += " (also: " + ", ".join(extra) + ")"
     return text
+
+
+def _as_text(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def _apply_fixes(text: str, fixes: dict[str, str]) -> str:

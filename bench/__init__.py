@@ -1,0 +1,1 @@
+"""Benchmarks and relevance evaluation (run on demand: make bench, make eval)."""
