@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
-from indexer.analysis import iter_words
+from indexer.analysis import iter_words, term_for_word
 
 MAX_CHARS = 300
 MIN_CHARS = 160
@@ -43,7 +44,28 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _marks(text: str, terms: dict[str, float]) -> list[tuple[int, int, str]]:
+    """(start, end, term) of each word of the text that analyses to one of the terms."""
+    if not terms:
+        return []
+    if text.isascii():
+        # Scan only words that start like a term (a C-speed regex), then confirm each by
+        # analysing it: long articles are mostly words no query asked for.
+        out = []
+        for match in _prefix_pattern(frozenset(terms)).finditer(text):
+            term = term_for_word(match.group())
+            if term in terms:
+                out.append((match.start(), match.end(), term))
+        return out
     return [(s, e, t) for s, e, t in iter_words(text) if t in terms]
+
+
+@lru_cache(maxsize=1024)
+def _prefix_pattern(terms: frozenset[str]) -> re.Pattern:
+    # Porter stems are prefixes of their words but for a final y -> i ("allergi"), so one
+    # letter is dropped from longer stems.
+    prefixes = sorted({t[:-1] if len(t) > 3 else t for t in terms}, key=len, reverse=True)
+    alternatives = "|".join(re.escape(p) for p in prefixes)
+    return re.compile(r"(?<![\w.])(?:" + alternatives + r")\w*(?:\.?\w+)*", re.IGNORECASE)
 
 
 def make_snippet(

@@ -27,6 +27,7 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.index import EmptyIndexError, FileIndex
 
+from indexer import whoosh_fixes  # noqa: F401  (applies a Whoosh speed fix)
 from indexer.schema import build_schema
 
 CURRENT = "CURRENT"

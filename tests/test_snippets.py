@@ -64,3 +64,26 @@ def test_teaser_snippet_is_its_own_text_ending_in_an_ellipsis():
 def test_whole_long_article_is_highlightable():
     text = "filler " * 20_000 + "tendon"
     assert highlight(text, weights("tendon")).endswith("<mark>tendon</mark>")
+
+
+def test_fast_word_scan_finds_exactly_what_full_analysis_finds():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from indexer.analysis import iter_words
+    from indexer.snippets import _marks
+
+    words = st.sampled_from(["allergy", "allergies", "Allergic", "tendon", "tendons", "U.S.",
+                             "cramping", "the", "a", "x", "happy", "happiness", "e.g.",
+                             "Calcium", "calcium-rich", "re-use", "1990s", "dr.smith"])
+    seps = st.sampled_from([" ", ", ", ". ", "\n", "-", "(", ")", "'"])
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(words, seps), max_size=30), st.sets(words, min_size=1))
+    def check(pairs, query_words):
+        text = "".join(w + s for w, s in pairs)
+        terms = {t: 1.0 for w in query_words for t in analyze(w)}
+        slow = [m for m in iter_words(text) if m[2] in terms]
+        assert _marks(text, terms) == slow
+
+    check()
