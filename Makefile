@@ -7,7 +7,7 @@ PORT   ?= 8000
 INDEX_DIR ?= var/index
 PYTEST_ARGS ?=
 
-.PHONY: serve index test lint browser-deps bench eval clean
+.PHONY: install serve index test lint browser-deps bench eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,12 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $(VENV)/.installed $(VENV)/.installed-test $@
 
+## install: .venv with healthsearch installed
+install: $(VENV)/.installed
+
 ## serve: index ./corpus if there is no index yet, then serve it on http://$(HOST):$(PORT)
 serve: $(VENV)/.installed
-	$(BIN)/healthsearch serve --host $(HOST) --port $(PORT) --index-dir $(INDEX_DIR)
+	$(BIN)/healthsearch serve --host $(HOST) --port $(PORT) --index-dir $(INDEX_DIR) --processes 0
 
 ## index: incremental update of the index from ./corpus
 index: $(VENV)/.installed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -54,8 +55,9 @@ def cli() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_dir_option
 @click.option("--rebuild", is_flag=True, help="Build a fresh index and swap it in atomically.")
-@click.option("--workers", type=click.IntRange(1, 16), default=None,
-              help="Writer processes for full builds [env HEALTHSEARCH_WORKERS; default 1].")
+@click.option("--workers", type=click.IntRange(0, 16), default=None,
+              help="Writer processes for full builds; 0 picks by corpus size and cores "
+                   "[env HEALTHSEARCH_WORKERS; default 0].")
 @click.option("--max-file-size", "max_file_mb", type=click.FloatRange(0.001), default=None,
               help="Skip files (and JSON Lines records) larger than this many MB [default 20].")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
@@ -159,25 +161,32 @@ def _terminal_snippet(html: str) -> str:
 @index_dir_option
 @click.option("--host", default=None, help="Address to listen on [default 127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [default 8000].")
-@click.option("--threads", type=click.IntRange(1, 64), default=None, help="Worker threads.")
-def serve(index_dir, host, port, threads) -> None:
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help="Threads per process [env HEALTHSEARCH_THREADS; default 8].")
+@click.option("--processes", type=click.IntRange(0, 32), default=None,
+              help="Server processes sharing the port; 0 = one per core "
+                   "[env HEALTHSEARCH_PROCESSES; default 1].")
+def serve(index_dir, host, port, threads, processes) -> None:
     """Serve the search site under waitress (building the index first if there is none)."""
-    from waitress import serve as waitress_serve
-
-    from webapp import create_app
+    from webapp.server import run
 
     settings = Settings().with_overrides(index_dir=index_dir, host=host, port=port,
-                                         threads=threads)
+                                         threads=threads, processes=processes)
     store = IndexStore(settings.index_dir)
     if not store.exists():
         paths = ", ".join(map(str, settings.corpus_paths))
         click.echo(f"no index in {store.root}: indexing {paths}", err=True)
         summary = index_corpus(settings.corpus_paths, store, max_bytes=settings.max_file_bytes)
         click.echo(f"indexed {summary.added} entries", err=True)
-    app = create_app(settings)
-    click.echo(f"serving on http://{settings.host}:{settings.port}/", err=True)
-    waitress_serve(app, host=settings.host, port=settings.port, threads=settings.threads,
-                   ident="healthsearch")
+    count = settings.processes or os.cpu_count() or 1
+    click.echo(f"serving {store.root} on http://{settings.host}:{settings.port}/ "
+               f"({count} process{'es' if count > 1 else ''} x {settings.threads} threads)",
+               err=True)
+    try:
+        run(settings, processes=count)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
 
 
 def main() -> None:

@@ -34,7 +34,8 @@ class Settings:
     max_file_bytes: int = field(
         default_factory=lambda: int(_env("MAX_FILE_BYTES", str(20 * 1024 * 1024)))
     )
-    workers: int = field(default_factory=lambda: int(_env("WORKERS", "1")))
+    # 0 means "as many as pay off" (see indexer.build.auto_workers).
+    workers: int = field(default_factory=lambda: int(_env("WORKERS", "0")))
     per_page: int = field(default_factory=lambda: int(_env("PER_PAGE", "10")))
     max_per_page: int = 50
     synonym_paths: tuple[Path, ...] = field(default_factory=_default_synonym_paths)
@@ -43,6 +44,8 @@ class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
     threads: int = field(default_factory=lambda: int(_env("THREADS", "8")))
+    # Server processes sharing the port (0: one per core).
+    processes: int = field(default_factory=lambda: int(_env("PROCESSES", "1")))
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced; `None` values (flags not given) are ignored."""

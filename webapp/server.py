@@ -1,0 +1,76 @@
+"""Serving the app under waitress, in one process or several sharing one listening socket.
+
+Python threads share one core for pure-Python work such as Whoosh scoring, so to use every
+core the server forks processes after binding: the kernel spreads connections across them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+
+from waitress import serve as waitress_serve
+
+from indexer.config import Settings
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (IPv4 or IPv6), address reuse on."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
+def _serve_one(sock: socket.socket, settings: Settings) -> None:
+    from webapp import create_app
+
+    app = create_app(settings)
+    waitress_serve(app, sockets=[sock], threads=settings.threads, ident="healthsearch",
+                   connection_limit=max(100, settings.threads * 32), channel_timeout=30)
+
+
+def run(settings: Settings, processes: int = 1) -> None:
+    """Serve until interrupted; with processes > 1, fork that many workers on one socket.
+
+    A worker that dies is replaced, so one crash does not take the site down.
+    """
+    sock = listen(settings.host, settings.port)
+    if processes <= 1:
+        _serve_one(sock, settings)
+        return
+    children: set[int] = set()
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                _serve_one(sock, settings)
+            finally:
+                os._exit(0)
+        children.add(pid)
+
+    def stop(signum, frame) -> None:
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in list(children):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        sys.exit(0)
+
+    for _ in range(processes):
+        spawn()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while children:
+        pid, _status = os.wait()
+        children.discard(pid)
+        spawn()
