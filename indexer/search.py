@@ -123,19 +123,21 @@ class SearchEngine:
 
     # -- searching ---------------------------------------------------------------------------
 
-    def search(self, query: str, page: int = 1, per_page: int | None = None) -> SearchPage:
+    def search(self, query: str, page: int = 1, per_page: int | None = None,
+               correct: bool = True) -> SearchPage:
         """Rank the index for a reader's query and return one page of results with snippets.
 
         Never raises for any query text; page is clamped to 1..MAX_PAGE and per_page to
-        1..max_per_page. When the query finds nothing but a spelling correction does, the
-        corrected results are returned with `corrected` set.
+        1..max_per_page. When a word of the query is not in the index and its spelling
+        correction finds results, those are returned with `corrected` set (unless `correct`
+        is False: the words exactly as typed).
         """
         started = time.perf_counter()
         per_page = max(1, min(per_page or self.settings.per_page, self.settings.max_per_page))
         page = max(1, min(int(page), MAX_PAGE))
         searcher = self._searcher()
         parsed = self.builder.build(query)
-        key = (parsed.text.lower(), page, per_page,
+        key = (parsed.text.lower(), page, per_page, correct,
                self.store.current_name(), searcher.reader().generation())
         with self._lock:
             cached = self._cache.get(key)
@@ -144,20 +146,22 @@ class SearchEngine:
         if cached is not None:
             return _replace_time(cached, started)
 
-        result = self._run(searcher, parsed, page, per_page)
-        fixes = suggest(searcher.reader(), parsed.words) if parsed.words else {}
+        # A word the index has never seen finds nothing: when its correction finds results,
+        # show those (the reader can still ask for the words as typed).
+        fixes = suggest(searcher.reader(), parsed.words) if parsed.words and correct else {}
+        result = None
         if fixes:
-            result.suggestion = _apply_fixes(parsed.text, fixes)
-            if result.total == 0:
-                corrected = self._run(searcher, self.builder.build(result.suggestion),
-                                      page, per_page)
-                if corrected.total:
-                    corrected.suggestion = result.suggestion
-                    corrected.corrected = True
-                    corrected.query = parsed.text
-                    corrected.message = (f"No results for “{parsed.text}”; showing results "
-                                         f"for “{result.suggestion}”.")
-                    result = corrected
+            fixed_text = _apply_fixes(parsed.text, fixes)
+            corrected = self._run(searcher, self.builder.build(fixed_text), page, per_page)
+            if corrected.total:
+                corrected.query, corrected.suggestion, corrected.corrected = (
+                    parsed.text, fixed_text, True)
+                corrected.message = f"Showing results for “{fixed_text}”."
+                result = corrected
+        if result is None:
+            result = self._run(searcher, parsed, page, per_page)
+            if fixes:
+                result.suggestion = _apply_fixes(parsed.text, fixes)
         if result.total == 0 and result.message is None:
             result.message = "No articles match. Check the spelling or try fewer words."
         result.took_ms = (time.perf_counter() - started) * 1000
