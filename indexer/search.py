@@ -178,6 +178,9 @@ class SearchEngine:
             return out
         hits = searcher.search_page(parsed.query, page, pagelen=per_page, terms=False)
         out.total = hits.total
+        if hits.pagenum != page:
+            # Whoosh quietly serves the last page for a page past the end: that page is empty.
+            return out
         weights = {
             t: w * searcher.idf("body", t) for t, w in parsed.terms.items()
         }
@@ -238,7 +241,7 @@ class SearchEngine:
                              for w in reader.expand_prefix(name, last))
             if len(words) > 200:
                 break
-        ranked = sorted(set(words), key=lambda w: -reader.doc_frequency("spell_body", w))
+        ranked = sorted(set(words), key=lambda w: (-reader.doc_frequency("spell_body", w), w))
         for word in ranked[: limit * 2]:
             phrase = " ".join([*head, word])
             if phrase not in out and phrase != text:

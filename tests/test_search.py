@@ -150,3 +150,23 @@ def test_searcher_sees_an_incremental_update_without_restart(tmp_path):
     assert engine.search("scurvy").total == 1
     index_corpus([corpus], store, rebuild=True)
     assert engine.search("scurvy").total == 1
+
+
+def test_a_page_past_the_end_is_empty_not_a_repeat(engine):
+    page = engine.search("tendon", page=5)
+    assert page.page == 5 and page.total == 1 and page.results == []
+
+
+def test_completions_do_not_depend_on_the_process_hash_seed(shipped_index):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from indexer.search import SearchEngine; from indexer.config import "
+            "Settings; print(SearchEngine(Settings(index_dir=sys.argv[1])).complete('hams'))")
+    outputs = {
+        subprocess.run([sys.executable, "-c", code, str(shipped_index)], capture_output=True,
+                       text=True, env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout
+        for seed in ("1", "2", "3", "5")
+    }
+    assert len(outputs) == 1 and "hamstring" in outputs.pop()

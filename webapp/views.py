@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     abort,
     current_app,
     jsonify,
+    redirect,
     render_template,
     request,
     url_for,
 )
-from werkzeug.exceptions import HTTPException
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from indexer.search import MAX_PAGE, SearchEngine
 from indexer.store import NoIndex
 
 bp = Blueprint("search", __name__)
 MAX_Q = 2000
+MAX_SUGGEST_Q = 100
 SAMPLE_COUNT = 5
+SUGGEST_LIMIT = 8
+PAGE_LINKS = 9
+# The article page breaks a long paragraph into chunks of a few sentences, for reading.
+CHUNK_CHARS = 600
+# Sentence ends in highlighted HTML: the snippets module only ever wraps single words in
+# <mark>, so whitespace after a full stop is never inside a tag.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“‘(<])")
 
 
 def engine() -> SearchEngine:
@@ -26,24 +39,34 @@ def engine() -> SearchEngine:
     return current_app.extensions["search_engine"]
 
 
-def _int_arg(name: str, default: int, low: int, high: int, *, strict: bool) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        if strict:
-            abort(400, description=f"{name} must be a whole number")
-        return default
-    if strict and not low <= value <= high:
-        abort(400, description=f"{name} must be between {low} and {high}")
-    return max(low, min(value, high))
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,12}")
+
+
+def _whole_number(name: str) -> int | None:
+    """The argument as an int, None when absent or empty, 400 when it is not a number."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        abort(400, description=f"{name} must be a whole number")
+    return int(raw)
+
+
+def _page_arg() -> int:
+    """?page= for HTML pages: lenient, anything odd means the nearest sensible page."""
+    raw = request.args.get("page", "").strip()
+    if not _WHOLE_NUMBER.fullmatch(raw[:12]):
+        return 1
+    return max(1, min(int(raw[:12]), MAX_PAGE))
+
+
+def _exact_arg() -> bool:
+    """?exact=1: search the words as typed, without spelling correction."""
+    return request.args.get("exact", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _query_arg() -> str:
-    q = request.args.get("q", "")
-    return q[:MAX_Q]
+    return request.args.get("q", "")[:MAX_Q]
 
 
 def _samples() -> list[str]:
@@ -51,6 +74,48 @@ def _samples() -> list[str]:
         return engine().sample_questions()[:SAMPLE_COUNT]
     except NoIndex:
         return []
+
+
+def _external_url(url: str) -> str | None:
+    """The article's source address, only when it is a plain web link."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def readable_paragraphs(paragraphs_html: list[str]) -> list[Markup]:
+    """The engine's highlighted paragraphs, long ones split into chunks of a few sentences."""
+    out: list[Markup] = []
+    for html in paragraphs_html:
+        chunk = ""
+        for sentence in _SENTENCE_END.split(html):
+            if chunk and len(chunk) + len(sentence) > CHUNK_CHARS:
+                out.append(Markup(chunk))
+                chunk = ""
+            chunk = f"{chunk} {sentence}" if chunk else sentence
+        if chunk:
+            out.append(Markup(chunk))
+    return out
+
+
+@bp.app_template_global()
+def search_url(args: dict, **extra) -> str:
+    """A results-page address: the search's own arguments (q, exact) first, then `extra`."""
+    return url_for("search.search_page", **args, **extra)
+
+
+@bp.app_template_global()
+def article_url(doc_id: str, args: dict, **extra) -> str:
+    """An article's address, carrying the search that led to it."""
+    return url_for("search.article", doc_id=doc_id, **args, **extra)
+
+
+def page_window(page: int, pages: int, width: int = PAGE_LINKS) -> range:
+    """The page numbers to link: `width` of them around the current page, within 1..pages."""
+    start = max(1, min(page - width // 2, pages - width + 1))
+    return range(start, min(pages, start + width - 1) + 1)
 
 
 @bp.get("/")
@@ -62,16 +127,23 @@ def home():
 @bp.get("/search")
 def search_page():
     """Ranked results for ?q=, with pages, a did-you-mean and a helpful empty state."""
-    q = _query_arg()
+    raw = request.args.get("q", "")
+    if len(raw) > MAX_Q:
+        abort(400, description=f"That search is too long: use at most {MAX_Q:,} characters.")
+    q = raw
     if not q.strip():
         return render_template("home.html", samples=_samples())
-    page = _int_arg("page", 1, 1, MAX_PAGE, strict=False)
+    page = _page_arg()
+    exact = _exact_arg()
+    args = {"q": q, "exact": 1} if exact else {"q": q}
     settings = current_app.config["SETTINGS"]
-    result = engine().search(q, page=page, per_page=settings.per_page)
+    result = engine().search(q, page=page, per_page=settings.per_page, correct=not exact)
+    if result.total and page > result.pages:
+        return redirect(search_url(args, page=result.pages))
     first = (result.page - 1) * result.per_page + 1
-    window = range(max(1, result.page - 4), min(result.pages, result.page + 4) + 1)
+    window = page_window(result.page, result.pages)
     return render_template(
-        "results.html", q=q, result=result, first=first, window=window,
+        "results.html", q=q, args=args, result=result, first=first, window=window,
         samples=_samples() if not result.total else [],
     )
 
@@ -83,37 +155,57 @@ def article(doc_id: str):
     view = engine().article(doc_id, highlight_query=q)
     if view is None:
         abort(404, description="There is no article with that address.")
-    back = url_for("search.search_page", q=q, page=request.args.get("page", 1)) if q else None
-    return render_template("article.html", article=view, q=q, back=back)
+    args = {"q": q, "exact": 1} if _exact_arg() else {"q": q}
+    back = search_url(args, page=_page_arg()) if q.strip() else None
+    return render_template(
+        "article.html", article=view, q=q, back=back,
+        paragraphs=readable_paragraphs(view.paragraphs_html),
+        source_url=_external_url(view.url),
+        marked=sum(p.count("<mark>") for p in view.paragraphs_html),
+    )
 
 
 @bp.get("/api/search")
 def api_search():
-    """JSON results: query, total, page, per_page, took_ms, suggestion, results."""
+    """JSON results: query, total, page, per_page, took_ms, suggestion, results.
+
+    Also `corrected` (the results are for `suggestion`, not the words as typed; pass
+    exact=1 to turn that off) and `message` (why there are no results, when there are none).
+    """
     q = request.args.get("q")
     if q is None:
         abort(400, description="q is required")
     if len(q) > MAX_Q:
         abort(400, description=f"q is longer than {MAX_Q} characters")
     settings = current_app.config["SETTINGS"]
-    page = _int_arg("page", 1, 1, MAX_PAGE, strict=True)
-    per_page = _int_arg("per_page", settings.per_page, 1, settings.max_per_page, strict=False)
-    result = engine().search(q, page=page, per_page=per_page)
+    page = _whole_number("page")
+    if page is None:
+        page = 1
+    if not 1 <= page <= MAX_PAGE:
+        abort(400, description=f"page must be between 1 and {MAX_PAGE}")
+    per_page = _whole_number("per_page")
+    if per_page is None:
+        per_page = settings.per_page
+    if per_page < 1:
+        abort(400, description="per_page must be at least 1")
+    per_page = min(per_page, settings.max_per_page)
+    result = engine().search(q, page=page, per_page=per_page, correct=not _exact_arg())
     data = result.as_json()
-    data.pop("understood", None)
+    # A page past the last one has no results (whatever page the index fell back to).
+    results = data["results"] if page <= result.pages else []
     return jsonify({
-        "query": data["query"], "total": data["total"], "page": data["page"],
+        "query": data["query"], "total": data["total"], "page": page,
         "per_page": data["per_page"], "took_ms": data["took_ms"],
         "suggestion": data["suggestion"], "corrected": data["corrected"],
-        "message": data["message"], "results": data["results"],
+        "message": data["message"], "results": results,
     })
 
 
 @bp.get("/api/suggest")
 def api_suggest():
     """Up to 8 completions for type-ahead."""
-    q = request.args.get("q", "")[:100]
-    return jsonify({"query": q, "suggestions": engine().complete(q, limit=8)})
+    q = request.args.get("q", "")[:MAX_SUGGEST_Q]
+    return jsonify({"query": q, "suggestions": engine().complete(q, limit=SUGGEST_LIMIT)})
 
 
 @bp.get("/opensearch.xml")
@@ -121,6 +213,12 @@ def opensearch():
     """OpenSearch description so browsers can add the site as a search engine."""
     xml = render_template("opensearch.xml")
     return current_app.response_class(xml, mimetype="application/opensearchdescription+xml")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers and feed readers ask for /favicon.ico: point them at the SVG icon."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @bp.get("/healthz")
@@ -133,18 +231,55 @@ def healthz():
     return jsonify({"status": "ok", "entries": count})
 
 
+FRIENDLY = {
+    400: "The address of this page is not right.",
+    404: "There is nothing at this address. Try a search instead.",
+    405: "This page cannot be used that way: follow a link or use the search box.",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error_page(code: int, heading: str, message: str):
+    samples = _samples() if code == 404 else []
+    return render_template("error.html", code=code, heading=heading, message=message,
+                           samples=samples), code
+
+
 @bp.app_errorhandler(HTTPException)
 def http_error(exc: HTTPException):
     """JSON errors under /api/, friendly pages elsewhere."""
-    if request.path.startswith("/api/"):
-        return jsonify({"error": exc.name, "message": exc.description, "status": exc.code}), \
-            exc.code
-    return render_template("error.html", error=exc, samples=[]), exc.code
+    code = exc.code or 500
+    if _wants_json():
+        return jsonify({"error": exc.name, "message": exc.description, "status": code}), code
+    # Our own abort() messages are written for readers; werkzeug's defaults are not.
+    own = exc.description and exc.description != type(exc).description
+    message = exc.description if own else FRIENDLY.get(code, exc.description or "")
+    body, status = _error_page(code, f"{code} {exc.name}", message)
+    headers = {}
+    if code == 405 and getattr(exc, "valid_methods", None):
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    return body, status, headers
 
 
 @bp.app_errorhandler(NoIndex)
 def no_index(exc: NoIndex):
     """The index is missing: say so instead of failing."""
-    if request.path.startswith("/api/"):
+    if _wants_json():
         return jsonify({"error": "Service Unavailable", "message": str(exc), "status": 503}), 503
-    return render_template("error.html", error=None, message=str(exc), samples=[]), 503
+    return _error_page(503, "Search is not ready", "The search index is being prepared. "
+                       "Please try again in a few minutes.")
+
+
+@bp.app_errorhandler(Exception)
+def unexpected_error(exc: Exception):
+    """Anything else: log it, and answer with a plain error page or JSON, never a traceback."""
+    current_app.logger.exception("unhandled error on %s", request.path)
+    error = InternalServerError()
+    if _wants_json():
+        return jsonify({"error": error.name, "message": "Something went wrong on our side.",
+                        "status": 500}), 500
+    return _error_page(500, "Something went wrong",
+                       "Something went wrong on our side. Please try again.")

@@ -1,11 +1,14 @@
-// Type-ahead for the search box, following the ARIA combobox pattern. Optional: the page
-// works without it, and a plain form submit is always the way to search.
+// Type-ahead for the search box, following the ARIA combobox pattern (an input with
+// role=combobox, a listbox popup, aria-activedescendant for the highlighted option and a
+// polite live region). Optional: the page works without it, and a plain form submit is
+// always the way to search.
 (function () {
   "use strict";
   var input = document.getElementById("q");
   var list = document.getElementById("q-suggestions");
   var status = document.getElementById("q-status");
-  if (!input || !list || !window.fetch) return;
+  if (!input || !list || !status || !window.fetch || !window.AbortController) return;
+  var url = input.getAttribute("data-suggest-url") || "/api/suggest";
   var active = -1, timer = null, lastQuery = "", controller = null;
 
   function options() { return list.querySelectorAll("[role=option]"); }
@@ -16,6 +19,7 @@
     input.setAttribute("aria-expanded", "false");
     input.removeAttribute("aria-activedescendant");
     active = -1;
+    lastQuery = "";
   }
 
   function select(index) {
@@ -31,6 +35,7 @@
   function choose(text) {
     input.value = text;
     close();
+    status.textContent = "";
     input.form.submit();
   }
 
@@ -42,13 +47,18 @@
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", "false");
       li.textContent = word;
+      // mousedown, not click: it comes before the input's blur closes the list.
       li.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(word); });
       list.appendChild(li);
     });
     var any = words.length > 0;
     list.hidden = !any;
     input.setAttribute("aria-expanded", any ? "true" : "false");
-    status.textContent = any ? words.length + " suggestions. Use the up and down arrows to pick one." : "";
+    input.removeAttribute("aria-activedescendant");
+    status.textContent = any
+      ? words.length + (words.length === 1 ? " suggestion" : " suggestions") +
+        ". Use the up and down arrows to pick one."
+      : "";
     active = -1;
   }
 
@@ -59,9 +69,15 @@
     lastQuery = text;
     if (controller) controller.abort();
     controller = new AbortController();
-    fetch("/api/suggest?q=" + encodeURIComponent(text), { signal: controller.signal })
+    fetch(url + "?q=" + encodeURIComponent(text), {
+      signal: controller.signal, headers: { Accept: "application/json" }
+    })
       .then(function (r) { return r.ok ? r.json() : { suggestions: [] }; })
-      .then(function (data) { if (input.value.trim() === text) show(data.suggestions || []); })
+      .then(function (data) {
+        if (input.value.trim() === text && document.activeElement === input) {
+          show(data.suggestions || []);
+        }
+      })
       .catch(function () { /* type-ahead is optional: stay quiet */ });
   }
 
@@ -70,11 +86,19 @@
     timer = setTimeout(fetchSuggestions, 150);
   });
   input.addEventListener("keydown", function (ev) {
-    if (list.hidden) return;
+    if (list.hidden) {
+      if (ev.key === "ArrowDown" && !ev.altKey) { lastQuery = ""; fetchSuggestions(); }
+      return;
+    }
     if (ev.key === "ArrowDown") { ev.preventDefault(); select(active + 1); }
     else if (ev.key === "ArrowUp") { ev.preventDefault(); select(active - 1); }
-    else if (ev.key === "Escape") { close(); }
-    else if (ev.key === "Enter" && active >= 0) { ev.preventDefault(); choose(options()[active].textContent); }
+    else if (ev.key === "Escape") { ev.preventDefault(); close(); status.textContent = ""; }
+    else if (ev.key === "Enter" && active >= 0) {
+      ev.preventDefault();
+      choose(options()[active].textContent);
+    }
   });
-  input.addEventListener("blur", function () { setTimeout(close, 100); });
+  input.addEventListener("blur", function () { setTimeout(close, 150); });
+  // Coming back to the page from history: no stale list.
+  window.addEventListener("pageshow", close);
 })();
