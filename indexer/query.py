@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from whoosh import query as q
@@ -20,6 +21,9 @@ MAX_QUERY_CHARS = 500
 MAX_TERMS = 24
 TITLE_BOOST = 2.0
 EXPANSION_WEIGHT = 0.4
+
+# A word in more than this share of the documents does not by itself make a candidate.
+COMMON_SHARE = 0.05
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _SYNTAX = re.compile(
@@ -86,8 +90,10 @@ class QueryBuilder:
 
     def __init__(self, synonyms: SynonymTable | None = None, schema: Schema | None = None,
                  coord_power: float = COORD_POWER, title_boost: float = TITLE_BOOST,
-                 expansion_weight: float = EXPANSION_WEIGHT):
+                 expansion_weight: float = EXPANSION_WEIGHT,
+                 common_share: float = COMMON_SHARE):
         self.synonyms = synonyms
+        self.common_share = common_share
         self.coord_power = coord_power
         self.title_boost = title_boost
         self.expansion_weight = expansion_weight
@@ -104,8 +110,12 @@ class QueryBuilder:
         parser.add_plugin(plugins.PlusMinusPlugin())
         self._parser = parser
 
-    def build(self, raw: str) -> ParsedQuery:
-        """Parse a reader's query; never raises."""
+    def build(self, raw: str, share: Callable[[str], float] | None = None) -> ParsedQuery:
+        """Parse a reader's query; never raises.
+
+        `share(term)` (the fraction of documents that contain a term) lets a plain query
+        iterate only the postings of its rarer words; see `_plain`.
+        """
         text = clean_query_text(raw)
         words = [w for w in TOKEN_PATTERN.findall(text)]
         parsed = ParsedQuery(text=text, query=None, words=words)
@@ -127,7 +137,7 @@ class QueryBuilder:
             if base is not None:
                 parsed.terms = {t: 1.0 for t in _positive_terms(base)}
         if base is None:
-            base = self._plain(terms)
+            base = self._plain(terms, share)
         if base is None:
             parsed.message = (
                 "Those words are too common to search on: try a more specific word."
@@ -154,9 +164,20 @@ class QueryBuilder:
         parsed.query = Ranked(combined, own, power=self.coord_power)
         return parsed
 
-    def _plain(self, terms: list[str]) -> q.Query | None:
+    def _plain(self, terms: list[str], share: Callable[[str], float] | None = None
+               ) -> q.Query | None:
         if not terms:
             return None
+        if share is not None and self.common_share < 1.0:
+            shares = {t: share(t) for t in terms}
+            rare = [t for t in terms if 0 < shares[t] <= self.common_share]
+            common = [t for t in terms if shares[t] > self.common_share]
+            if rare and common:
+                # Words in a large share of the documents ("symptoms", "treatment") cost the
+                # most postings and add the least score: only documents with a rarer word are
+                # candidates, and the common words still add their score to those.
+                return q.AndMaybe(q.Or([self._term_clause(t) for t in rare]),
+                                  q.Or([self._term_clause(t) for t in common]))
         return q.Or([self._term_clause(t) for t in terms])
 
     def _parse_syntax(self, text: str) -> q.Query | None:

@@ -136,7 +136,7 @@ class SearchEngine:
         per_page = max(1, min(per_page or self.settings.per_page, self.settings.max_per_page))
         page = max(1, min(int(page), MAX_PAGE))
         searcher = self._searcher()
-        parsed = self.builder.build(query)
+        parsed = self.builder.build(query, _share(searcher))
         key = (parsed.text.lower(), page, per_page, correct,
                self.store.current_name(), searcher.reader().generation())
         with self._lock:
@@ -152,7 +152,8 @@ class SearchEngine:
         result = None
         if fixes:
             fixed_text = _apply_fixes(parsed.text, fixes)
-            corrected = self._run(searcher, self.builder.build(fixed_text), page, per_page)
+            corrected = self._run(searcher, self.builder.build(fixed_text, _share(searcher)),
+                                  page, per_page)
             if corrected.total:
                 corrected.query, corrected.suggestion, corrected.corrected = (
                     parsed.text, fixed_text, True)
@@ -200,10 +201,10 @@ class SearchEngine:
     def rank(self, query: str, limit: int = 100) -> list[tuple[str, float]]:
         """(id, score) of the top `limit` hits, without snippets, paging or spelling: for
         relevance evaluation."""
-        parsed = self.builder.build(query)
+        searcher = self._searcher()
+        parsed = self.builder.build(query, _share(searcher))
         if parsed.empty:
             return []
-        searcher = self._searcher()
         hits = searcher.search(parsed.query, limit=limit)
         ids = searcher.reader().column_reader("id")
         return [(_as_text(ids[hit.docnum]), float(hit.score or 0.0)) for hit in hits]
@@ -267,6 +268,17 @@ def _understood(parsed: ParsedQuery) -> str:
     if extra:
         text += " (also: " + ", ".join(extra) + ")"
     return text
+
+
+def _share(searcher):
+    """term -> the fraction of documents whose body or title contains it."""
+    reader = searcher.reader()
+    total = max(1, reader.doc_count_all())
+
+    def share(term: str) -> float:
+        return max(reader.doc_frequency("body", term), reader.doc_frequency("title", term)) / total
+
+    return share
 
 
 def _as_text(value) -> str:

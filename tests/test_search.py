@@ -170,3 +170,29 @@ def test_completions_do_not_depend_on_the_process_hash_seed(shipped_index):
         for seed in ("1", "2", "3", "5")
     }
     assert len(outputs) == 1 and "hamstring" in outputs.pop()
+
+
+def test_common_words_only_add_score_to_documents_with_a_rarer_word(tmp_path):
+    from indexer.build import index_corpus
+    from indexer.config import Settings
+    from indexer.query import QueryBuilder
+    from indexer.search import SearchEngine
+    from indexer.store import IndexStore
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    lines = [f'{{"id": "d{i}", "title": "Note {i}", "text": "Symptoms listed in note {i}."}}'
+             for i in range(40)]
+    lines.append('{"id": "gout", "title": "Gout", "text": "Gout symptoms: a hot, swollen toe."}')
+    lines.append('{"id": "gout2", "title": "Gout diet", "text": "Gout and purines."}')
+    (corpus / "c.jsonl").write_text("\n".join(lines) + "\n")
+    index_corpus([corpus], IndexStore(tmp_path / "ix"))
+    settings = Settings(index_dir=tmp_path / "ix", cache_size=0)
+    split = SearchEngine(settings, builder=QueryBuilder(common_share=0.5))
+    full = SearchEngine(settings, builder=QueryBuilder(common_share=1.0))
+    assert split.search("gout symptoms").results[0].id == "gout"
+    assert [r.id for r in split.search("gout symptoms").results] == \
+        [r.id for r in full.search("gout symptoms").results][:2]
+    assert split.search("gout symptoms").total == 2
+    assert full.search("gout symptoms").total == 42
+    assert split.search("symptoms").total == 41  # no rarer word: every match is a candidate
