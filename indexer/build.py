@@ -3,7 +3,11 @@ that write only what changed, and a summary of what happened."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import multiprocessing.util
 import os
+import signal
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +27,8 @@ from indexer.store import IndexStore
 
 # Whoosh's per-writer memory pool before it flushes a run to disk.
 WRITER_LIMIT_MB = 256
+# prctl(2) option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 # Below this many entries a second writer process costs more (fork, pickling, a second
 # segment) than it saves; above it two processes nearly double throughput (MedQuAD, 5,486
 # articles: 118 -> 240 docs/s; NFCorpus, 3,395 abstracts: 358 -> 666 docs/s).
@@ -299,6 +305,7 @@ def document_fields(entry: Article) -> dict:
 def _write(ix, entries: list[Article], deletes: list[str], workers: int,
            progress: Progress, fresh_index: bool = False) -> None:
     progress.phase("indexing", len(entries) + len(deletes))
+    guard = _ParentGuard()  # noqa: F841  (registered while it lives: for the writer processes)
     if workers > 1 and len(entries) >= 2 * workers:
         writer = ix.writer(procs=workers, multisegment=True, limitmb=WRITER_LIMIT_MB // workers)
     else:
@@ -316,3 +323,24 @@ def _write(ix, entries: list[Article], deletes: list[str], workers: int,
         writer.cancel()
         raise
     writer.commit()
+
+
+class _ParentGuard:
+    """Makes the writer processes forked while it lives end with the indexer that forked them.
+
+    Without it, an indexer killed mid-build (SIGKILL, the OOM killer) leaves its writer
+    processes behind, blocked for ever on their job queue.
+    """
+
+    def __init__(self):
+        self.pid = os.getpid()
+        multiprocessing.util.register_after_fork(self, _ParentGuard.in_child)
+
+    def in_child(self) -> None:
+        """Run in each forked child: ask the kernel for SIGKILL when the parent dies (Linux),
+        and go at once if it already has."""
+        with contextlib.suppress(Exception):  # no prctl (not Linux): nothing to ask for
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != self.pid:
+            os._exit(1)

@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import io
 import os
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ def _add(files: list[SourceFile], seen: set[str], path: Path, root: Path) -> Non
     seen.add(key)
     rel = os.path.relpath(path, root)
     stem = rel[: -len(suffix_of(path))] if rel.lower().endswith(suffix_of(path)) else rel
+    # A file name that is not UTF-8 gives U+FFFD in the id: ids must be writable text.
+    stem = os.fsencode(stem).decode("utf-8", "replace")
     files.append(SourceFile(Path(key), stem.replace(os.sep, "/")))
 
 
@@ -195,8 +198,14 @@ def _read_jsonl(source: SourceFile, max_bytes: int, result: FileResult) -> None:
 
 def _bounded_lines(raw, max_bytes: int, where: str, result: FileResult) -> Iterator[str]:
     # A record longer than the cap is skipped on its own; the lines after it still count.
-    for number, line in enumerate(raw, start=1):
+    # Lines are read at most a cap's worth at a time, so a file (or a gzip bomb) with no line
+    # breaks never has to fit in memory.
+    number = 0
+    while line := raw.readline(max_bytes + 1):
+        number += 1
         if len(line) > max_bytes:
+            while not line.endswith(b"\n") and (line := raw.readline(1 << 20)):
+                pass
             result.skips.append(Skip(f"{where}:{number}", "record over the size cap"))
             yield ""
             continue
@@ -271,6 +280,11 @@ def read_corpus(
     for source in files:
         progress(source)
         try:
+            # Opening a named pipe blocks for ever and a device (a link to /dev/zero) never
+            # ends: only regular files are read.
+            if not stat.S_ISREG(os.stat(source.path).st_mode):
+                out.skips.append(Skip(str(source.path), "not a regular file"))
+                continue
             source.source_hash = hash_file(source.path)
         except OSError as exc:
             out.skips.append(Skip(str(source.path), f"cannot read ({exc.strerror or exc})"))

@@ -6,17 +6,22 @@ files are returned as `RecordError`s so the good records of the same file still 
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bs4 import (
     BeautifulSoup,
+    CData,
     Comment,
     Doctype,
+    NavigableString,
     ProcessingInstruction,
+    Tag,
     UnicodeDammit,
     XMLParsedAsHTMLWarning,
 )
@@ -59,9 +64,21 @@ class Digest:
     questions: list[str]
 
 
+_BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
 def decode_bytes(data: bytes, *, is_html: bool = False) -> str:
     """Text from bytes of unknown encoding: a BOM or a declared charset first, then UTF-8,
     then detection (UnicodeDammit), with Windows-1252 as the last resort."""
+    # A byte-order mark decides. (UnicodeDammit strips it but still tries UTF-8 first, and
+    # UTF-16 text of ASCII letters is valid UTF-8 full of NULs.)
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(encoding, errors="replace")
     dammit = UnicodeDammit(data, ["utf-8"], is_html=is_html)
     if dammit.unicode_markup is not None and not dammit.contains_replacement_characters:
         return dammit.unicode_markup
@@ -69,6 +86,27 @@ def decode_bytes(data: bytes, *, is_html: bool = False) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("windows-1252", errors="replace")
+
+
+def valid_text(text: str) -> str:
+    """Text that can be written as UTF-8: lone surrogates (JSON's "\\ud800", or a file name in
+    an unknown encoding) become U+FFFD instead of failing the whole index write later."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def safe_url(url: str) -> str:
+    """The source link of an entry, kept only when it is an absolute http(s) URL: the site shows
+    it as a link, so a "javascript:" or "data:" URL from the corpus must not get through."""
+    url = url.strip()
+    try:
+        scheme, netloc = urlsplit(url)[:2]
+    except ValueError:
+        return ""
+    return url if scheme.lower() in ("http", "https") and netloc else ""
 
 
 def looks_binary(data: bytes) -> bool:
@@ -104,20 +142,45 @@ def parse_html(data: bytes, *, id: str, source: str, source_hash: str = "") -> A
         node.extract()
     root = soup.find("article") or soup.find("main") or soup.body or soup
     for tag in root.find_all(NON_CONTENT):
-        tag.decompose()
+        if not tag.decomposed:  # not already gone with a NON_CONTENT tag around it
+            tag.decompose()
     if h1 is not None and h1.parent is not None:
         h1.decompose()
-    for tag in root.find_all(BLOCKS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    body = root.get_text()
+    body = _text_with_breaks(root)
     entry = make_entry(
-        id=id, title=title, body=body, source=source, url=url, description=description,
+        id=id, title=title, body=body, source=source, url=safe_url(url),
+        description=description,
         kind=ARTICLE, source_hash=source_hash,
     )
     if not entry.body.strip():
         raise FormatError("no article text (only markup, scripts or styles)")
     return entry
+
+
+def _text_with_breaks(root: Tag) -> str:
+    """The text of a tree with a paragraph break around each block element.
+
+    One pass with an explicit stack: no recursion, and no tree edits (inserting strings beside
+    each block costs time in proportion to the depth, quadratic on deeply nested pages).
+    """
+    types = getattr(root, "interesting_string_types", None) or (NavigableString, CData)
+    parts: list[str] = []
+    stack = [(root, iter(root.contents))]
+    while stack:
+        tag, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if tag.name in BLOCKS:
+                parts.append("\n\n")
+        elif isinstance(child, Tag):
+            if child.name in BLOCKS:
+                parts.append("\n\n")
+            stack.append((child, iter(child.contents)))
+        elif isinstance(child, NavigableString) and (
+                type(child) is types if isinstance(types, type) else type(child) in types):
+            parts.append(str(child))
+    return "".join(parts)
 
 
 def _meta(soup: BeautifulSoup, *, name: str | None = None, prop: str | None = None) -> str:
@@ -143,18 +206,24 @@ def parse_jsonl(
     A bad line yields a RecordError naming its line number; the other lines still count.
     """
     for number, line in enumerate(lines, start=1):
-        line = line.strip()
+        # A byte-order mark (first line of a file saved by some editors) is not JSON.
+        line = line.strip().lstrip("\ufeff")
         if not line:
             continue
         where = f"{source}:{number}"
         try:
             record = json.loads(line)
         except ValueError as exc:
-            yield RecordError(where, f"invalid JSON ({exc.msg})")
+            yield RecordError(where, f"invalid JSON ({getattr(exc, 'msg', exc)})")
+            continue
+        except RecursionError:
+            yield RecordError(where, "JSON nested too deeply")
             continue
         if not isinstance(record, dict):
             yield RecordError(where, "not a JSON object")
             continue
+        record = {key: valid_text(value) if isinstance(value, str) else value
+                  for key, value in record.items()}
         rid = record.get("id", record.get("_id"))
         text = record.get("text", record.get("body"))
         if rid is None or str(rid).strip() == "":
@@ -170,7 +239,7 @@ def parse_jsonl(
             title=title if isinstance(title, str) else "",
             body=text,
             source=source,
-            url=url if isinstance(url, str) else "",
+            url=safe_url(url) if isinstance(url, str) else "",
             source_hash=source_hash,
         )
 
@@ -202,7 +271,7 @@ def parse_health_xml(data: bytes, *, id: str, source: str, source_hash: str = ""
         title=focus,
         body="\n\n".join(parts),
         source=source,
-        url=root.get("url", ""),
+        url=safe_url(root.get("url", "")),
         kind=ARTICLE,
         source_hash=source_hash,
     )

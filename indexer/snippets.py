@@ -163,12 +163,16 @@ def _trim(text: str, span: Span, budget: int) -> Span:
     """Cut a long sentence down to the budget, keeping its densest run of matches."""
     if span.end - span.start <= budget:
         return span
-    first = span.marks[0][0]
-    best_start, best_count = first, 0
-    for s, _, _ in span.marks:
-        count = sum(1 for s2, e2, _ in span.marks if s <= s2 and e2 <= s + budget)
-        if count > best_count:
-            best_start, best_count = s, count
+    # Sliding window over the marks (in text order): the start whose window holds most.
+    marks = span.marks
+    best_start, best_count = marks[0][0], 0
+    right = 0
+    for left, (s_left, _, _) in enumerate(marks):
+        right = max(right, left)
+        while right < len(marks) and marks[right][1] <= s_left + budget:
+            right += 1
+        if right - left > best_count:
+            best_start, best_count = s_left, right - left
     start = max(span.start, best_start - budget // 4)
     if start > span.start:
         space = text.find(" ", start)

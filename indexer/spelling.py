@@ -7,6 +7,9 @@ from indexer.analysis import term_for_word
 
 SPELL_FIELDS = ("spell_body", "spell_title")
 MIN_WORD_LEN = 5
+# Each unknown word costs an automaton walk over the vocabulary: a query of many made-up
+# words must not cost seconds.
+MAX_CORRECTIONS = 6
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -79,9 +82,13 @@ def correct_word(reader, word: str) -> str | None:
 def suggest(reader, words: list[str]) -> dict[str, str]:
     """Corrections for the unknown words of a query: {typed word: correction}."""
     fixes: dict[str, str] = {}
+    tried = 0
     for word in words:
         if word.lower() in fixes or is_known(reader, word):
             continue
+        tried += 1
+        if tried > MAX_CORRECTIONS:
+            break
         fix = correct_word(reader, word)
         if fix:
             fixes[word.lower()] = fix

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import multiprocessing.util
 import os
 import re
 import shutil
@@ -34,6 +35,8 @@ CURRENT = "CURRENT"
 LOCK = "indexer.lock"
 META = "build.json"
 GEN_PATTERN = re.compile(r"^gen-(\d{6})$")
+# Where a Whoosh writer of the index "MAIN" keeps its temporary files (inside the index folder).
+WHOOSH_SCRATCH = "MAIN.tmp"
 
 
 class IndexBusy(RuntimeError):
@@ -136,13 +139,20 @@ class IndexStore:
                 shutil.rmtree(path, ignore_errors=True)
 
     def remove_unfinished(self) -> list[str]:
-        """Delete generations newer than the live one: half-built by a run that was killed."""
+        """Delete generations newer than the live one: half-built by a run that was killed.
+
+        Also the killed run's scratch folder in the live generation (Whoosh's sorting runs of
+        an update, possibly large), which only a later commit would otherwise clear.
+        """
         live = self.current_name() or ""
         removed = []
         for path in self._generations():
             if path.name > live:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
+        if live and (self.root / live / WHOOSH_SCRATCH).is_dir():
+            shutil.rmtree(self.root / live / WHOOSH_SCRATCH, ignore_errors=True)
+            removed.append(f"{live}/{WHOOSH_SCRATCH}")
         return removed
 
     def size_bytes(self) -> int:
@@ -182,13 +192,33 @@ class IndexStore:
             stale_pid = int(stale) if stale.isdigit() else None
             if stale_pid is not None:
                 self.remove_unfinished()
+            # Writer processes forked while the lock is held (Whoosh's multiprocess writer)
+            # share its open file; if they kept it, a killed indexer's lock would live on in
+            # them. They close their copy, so the lock dies with the indexer that took it.
+            held = _HeldLock(fd)
+            multiprocessing.util.register_after_fork(held, _HeldLock.close_in_child)
             try:
                 yield LockInfo(recovered_from_pid=stale_pid)
             finally:
+                held.fd = -1
                 os.ftruncate(fd, 0)
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+class _HeldLock:
+    """The writer lock's descriptor while it is held, for processes forked meanwhile."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def close_in_child(self) -> None:
+        """Run in a forked child: drop the child's copy of the lock."""
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -7,6 +7,7 @@ core the server forks processes after binding: the kernel spreads connections ac
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -29,6 +30,10 @@ def listen(host: str, port: int) -> socket.socket:
 
 def _serve_one(sock: socket.socket, settings: Settings) -> None:
     from webapp import create_app
+
+    # Waitress logs a warning for every request queued behind busy threads: under a burst
+    # that floods stderr (and blocks the server if nobody reads the pipe).
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     app = create_app(settings)
     waitress_serve(app, sockets=[sock], threads=settings.threads, ident="healthsearch",
