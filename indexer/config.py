@@ -40,6 +40,8 @@ class Settings:
     max_per_page: int = 50
     synonym_paths: tuple[Path, ...] = field(default_factory=_default_synonym_paths)
     use_synonyms: bool = field(default_factory=lambda: _env("USE_SYNONYMS", "1") != "0")
+    # Searchers per process, shared by its threads (each maps the index once).
+    searchers: int = field(default_factory=lambda: int(_env("SEARCHERS", "2")))
     cache_size: int = field(default_factory=lambda: int(_env("CACHE_SIZE", "1024")))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))

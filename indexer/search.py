@@ -7,10 +7,12 @@ re-index never serves stale results.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from indexer.analysis import term_for_word
@@ -93,33 +95,45 @@ class SearchEngine:
             builder = QueryBuilder(synonyms)
         self.builder = builder
         self.weighting_model = weighting_model or weighting()
-        self._local = threading.local()
+        self._slots = threading.BoundedSemaphore(max(1, self.settings.searchers))
+        self._idle: list[tuple] = []
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, SearchPage] = OrderedDict()
 
     # -- searchers ---------------------------------------------------------------------------
 
-    def _searcher(self):
-        """This thread's searcher, reopened when the live generation or its commit changed."""
-        state = getattr(self._local, "state", None)
-        name = self.store.current_name()
-        if state is not None:
-            gen_name, ix, searcher = state
+    @contextlib.contextmanager
+    def _borrow(self) -> Iterator:
+        """A searcher of the live index for the duration of the block.
+
+        Searchers come from a small pool shared by all threads and are reopened when the live
+        generation or its last commit changed. Few are needed (scoring is pure Python, so
+        threads take turns on one core anyway) and each maps the whole index once more.
+        """
+        with self._slots:
+            with self._lock:
+                entry = self._idle.pop() if self._idle else None
+            name = self.store.current_name()
+            if entry is not None:
+                try:
+                    fresh = entry[0] == name and entry[1].up_to_date()
+                except FileNotFoundError:
+                    fresh = False
+                if not fresh:
+                    entry[1].close()
+                    entry = None
+            if entry is None:
+                entry = (name, self.store.open().searcher(weighting=self.weighting_model))
             try:
-                if gen_name == name and searcher.up_to_date():
-                    return searcher
-            except FileNotFoundError:
-                pass
-            searcher.close()
-        ix = self.store.open()
-        searcher = ix.searcher(weighting=self.weighting_model)
-        self._local.state = (name, ix, searcher)
-        return searcher
+                yield entry[1]
+            finally:
+                with self._lock:
+                    self._idle.append(entry)
 
     def version(self) -> tuple:
         """What identifies the index's current contents (generation and commit)."""
-        searcher = self._searcher()
-        return (self.store.current_name(), searcher.reader().generation())
+        with self._borrow() as searcher:
+            return (self.store.current_name(), searcher.reader().generation())
 
     # -- searching ---------------------------------------------------------------------------
 
@@ -135,7 +149,11 @@ class SearchEngine:
         started = time.perf_counter()
         per_page = max(1, min(per_page or self.settings.per_page, self.settings.max_per_page))
         page = max(1, min(int(page), MAX_PAGE))
-        searcher = self._searcher()
+        with self._borrow() as searcher:
+            return self._search(searcher, query, page, per_page, correct, started)
+
+    def _search(self, searcher, query: str, page: int, per_page: int, correct: bool,
+                started: float) -> SearchPage:
         parsed = self.builder.build(query, _share(searcher))
         key = (parsed.text.lower(), page, per_page, correct,
                self.store.current_name(), searcher.reader().generation())
@@ -201,20 +219,20 @@ class SearchEngine:
     def rank(self, query: str, limit: int = 100) -> list[tuple[str, float]]:
         """(id, score) of the top `limit` hits, without snippets, paging or spelling: for
         relevance evaluation."""
-        searcher = self._searcher()
-        parsed = self.builder.build(query, _share(searcher))
-        if parsed.empty:
-            return []
-        hits = searcher.search(parsed.query, limit=limit)
-        ids = searcher.reader().column_reader("id")
-        return [(_as_text(ids[hit.docnum]), float(hit.score or 0.0)) for hit in hits]
+        with self._borrow() as searcher:
+            parsed = self.builder.build(query, _share(searcher))
+            if parsed.empty:
+                return []
+            hits = searcher.search(parsed.query, limit=limit)
+            ids = searcher.reader().column_reader("id")
+            return [(_as_text(ids[hit.docnum]), float(hit.score or 0.0)) for hit in hits]
 
     # -- articles, completions, samples ------------------------------------------------------
 
     def article(self, doc_id: str, highlight_query: str = "") -> ArticleView | None:
         """The stored article with this id, its text highlighted for the query; None if absent."""
-        searcher = self._searcher()
-        fields = searcher.document(id=doc_id)
+        with self._borrow() as searcher:
+            fields = searcher.document(id=doc_id)
         if not fields:
             return None
         terms = self.builder.build(highlight_query).terms if highlight_query else {}
@@ -231,8 +249,10 @@ class SearchEngine:
         text = " ".join(prefix.lower().split())[:100]
         if len(text) < 2:
             return []
-        searcher = self._searcher()
-        reader = searcher.reader()
+        with self._borrow() as searcher:
+            return self._complete(searcher.reader(), text, limit)
+
+    def _complete(self, reader, text: str, limit: int) -> list[str]:
         out: list[str] = []
         *head, last = text.split(" ")
         words = []
@@ -258,7 +278,8 @@ class SearchEngine:
 
     def doc_count(self) -> int:
         """Entries in the live index."""
-        return self._searcher().doc_count()
+        with self._borrow() as searcher:
+            return searcher.doc_count()
 
 
 def _understood(parsed: ParsedQuery) -> str:

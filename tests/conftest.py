@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -53,3 +54,12 @@ def corpus_dir(tmp_path) -> Path:
 def store(tmp_path) -> IndexStore:
     """An empty index folder."""
     return IndexStore(tmp_path / "index")
+
+
+# CI runs the same property-test examples every time (a red CI must be reproducible);
+# local runs keep exploring new ones.
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")

@@ -20,6 +20,8 @@ def create_app(settings: Settings | None = None, engine: SearchEngine | None = N
     """Build the Flask app for one index: the engine is created once and shared by requests."""
     settings = settings or Settings()
     app = Flask(__name__)
+    # "/article/%2F0" must reach the article view (and its 404), not a slash-merging redirect.
+    app.url_map.merge_slashes = False
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=secrets.token_hex(16),
