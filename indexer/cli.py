@@ -137,7 +137,8 @@ def search(query, index_dir, as_json, limit, page) -> None:
     if as_json:
         click.echo(json.dumps(result.as_json()))
         return
-    click.echo(f"{result.total} results for “{result.query}” ({result.took_ms:.1f} ms)")
+    noun = "result" if result.total == 1 else "results"
+    click.echo(f"{result.total} {noun} for “{result.query}” ({result.took_ms:.1f} ms)")
     if result.message:
         click.echo(result.message)
     if result.suggestion and not result.corrected:
