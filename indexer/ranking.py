@@ -14,8 +14,8 @@ from whoosh.query import WrappingQuery
 # Chosen on NFCorpus dev and MedQuAD (bench/eval.py); never on NFCorpus test.
 BM25_B = 0.75
 BM25_K1 = 1.2
-TITLE_B = 0.5
-COORD_POWER = 2.0
+TITLE_B = 1.0
+COORD_POWER = 1.5
 TEASER_FACTOR = 0.85
 
 
