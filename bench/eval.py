@@ -204,8 +204,9 @@ def write_results(runs: Sequence[Run], datasets: Sequence[str], extra: dict,
     md_path = RESULTS / f"{stem}-{today}.md"
     ours = Ours.name
     md = [f"# Relevance evaluation, {today}", "",
-          f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"command `python -m bench.eval {' '.join(extra.get('argv', []))}`".rstrip() + ".",
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, command "
+          f"`{' '.join(['python -m bench.eval', *extra.get('argv', [])])}` "
+          f"({extra.get('jobs', 1)} worker processes; timings are noisy on a shared machine).",
           "", table(runs, datasets), "",
           *[f"- {line}" for line in verdict(runs, ours, datasets)
             if any(r.system == ours for r in runs)],
@@ -317,7 +318,10 @@ def report(argv: Sequence[str], dataset_names: Sequence[str] | None = None,
     for r in runs:
         for kind, n in r.error_kinds.items():
             print(f"errors: {r.system} on {r.dataset}: {n} x {kind}")
-    path = write_results(runs, labels, {"argv": list(argv), "jobs": jobs, "notes": NOTES})
+    # A partial run (some data sets, systems or questions) must not replace the full report.
+    partial = bool(dataset_names or system_names or medquad_n)
+    path = write_results(runs, labels, {"argv": list(argv), "jobs": jobs, "notes": NOTES},
+                         stem="eval-partial" if partial else "eval")
     print(f"\nwritten: {path.relative_to(ROOT)} and {path.with_suffix('.json').name}")
     if per_query is not None:
         dump = {f"{r.system}|{r.dataset}": {"per_query": r.per_query, "rankings": r.rankings}
