@@ -343,6 +343,8 @@ TUNE_GRID: dict[str, list] = {
     "title_b": [0.0, 0.25, 0.5, 0.75, 1.0],
     "synonyms": ["none", "curated", "curated+medquad"],
     "expansion_weight": [0.2, 0.4, 0.6, 0.8],
+    "coord_by_idf": [False, True],
+    "coord_max_terms": [4, 6, 8, 12, 1000],
 }
 TUNE_MEDQUAD_COARSE = 500  # MedQuAD tune questions per coarse step (all 2,000 to confirm)
 TUNE_ROUNDS = 2
@@ -358,7 +360,8 @@ def engine_defaults() -> dict:
             "b": ranking.BM25_B, "k1": ranking.BM25_K1, "title_b": ranking.TITLE_B,
             "synonyms": ("none" if not settings.use_synonyms else
                          "curated+medquad" if settings.synonym_paths else "curated"),
-            "expansion_weight": query.EXPANSION_WEIGHT}
+            "expansion_weight": query.EXPANSION_WEIGHT,
+            "coord_by_idf": ranking.COORD_BY_IDF, "coord_max_terms": ranking.COORD_MAX_TERMS}
 
 
 _SYNONYMS: dict[str, object] = {}
@@ -381,17 +384,18 @@ def variant_factory(config: Mapping):
     """A SearchEngine factory (index dir -> engine) with the given constants."""
     from indexer.config import Settings
     from indexer.query import QueryBuilder
-    from indexer.ranking import weighting
+    from indexer.ranking import RankingModel
     from indexer.search import SearchEngine
 
     def make(index_dir: Path):
         builder = QueryBuilder(synonym_table(config["synonyms"]),
-                               coord_power=config["coord_power"],
                                title_boost=config["title_boost"],
                                expansion_weight=config["expansion_weight"])
-        return SearchEngine(Settings(index_dir=index_dir), builder=builder,
-                            weighting_model=weighting(config["b"], config["k1"],
-                                                      config["title_b"]))
+        model = RankingModel(b=config["b"], k1=config["k1"], title_b=config["title_b"],
+                             coord_power=config["coord_power"],
+                             coord_by_idf=config.get("coord_by_idf", False),
+                             coord_max_terms=config.get("coord_max_terms", 1000))
+        return SearchEngine(Settings(index_dir=index_dir), builder=builder, model=model)
 
     return make
 
@@ -425,7 +429,8 @@ TUNE_METRIC = {"nfcorpus-dev": "nDCG@10", "medquad-tune": "MRR@10"}
 TUNE_MARGIN = 0.002
 # Where evaluations of configurations are kept between runs (keyed by the ranking sources).
 TUNE_CACHE_NAME = "tune-scores.json"
-RANKING_SOURCES = ("query.py", "ranking.py", "search.py", "synonyms.py", "data/lay_terms.tsv")
+RANKING_SOURCES = ("query.py", "ranking.py", "scoring.py", "postings.py", "search.py",
+                   "synonyms.py", "data/lay_terms.tsv")
 
 
 def ranking_hash() -> str:

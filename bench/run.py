@@ -589,6 +589,12 @@ def table_rows(opts: Options) -> list[tuple[str, str]]:
     if 2 in opts.build_workers:
         rows.append(("build docs/s, ours with 2 writers", "build_w2.docs_per_s"))
     rows.append(("build CPU s, user + system (ours: 1 writer)", "build.cpu_s"))
+    if 2 in opts.build_workers:
+        rows += [("build wall s, ours with 2 writers", "build_w2.wall_s"),
+                 ("build CPU s, ours with 2 writers (all processes)", "build_w2.cpu_s"),
+                 ("machine load average when the build started", "build.load_avg_at_start"),
+                 ("machine load average when the 2-writer build started",
+                  "build_w2.load_avg_at_start")]
     rows += [
         ("index size on disk MB", "build.index_mb"),
         ("build peak RSS MB (process tree)", "build.peak_rss_mb"),
@@ -670,6 +676,7 @@ def render_table(figures: dict, opts: Options) -> str:
             theirs = values.get(p)
             if (isinstance(ours, int | float) and isinstance(theirs, int | float)
                     and not isinstance(ours, bool) and theirs and "errors" not in path
+                    and "load_avg" not in path
                     and not path.endswith(".n") and not path.endswith(".docs")):
                 cells.append(f"{ours / theirs:.2f}×")
             else:

@@ -43,6 +43,9 @@ class Settings:
     # Searchers per process, shared by its threads (each maps the index once).
     searchers: int = field(default_factory=lambda: int(_env("SEARCHERS", "2")))
     cache_size: int = field(default_factory=lambda: int(_env("CACHE_SIZE", "1024")))
+    # Decoded postings kept per process (MB): words readers ask about again are not re-read.
+    postings_cache_mb: int = field(
+        default_factory=lambda: int(_env("POSTINGS_CACHE_MB", "64")))
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
     threads: int = field(default_factory=lambda: int(_env("THREADS", "8")))

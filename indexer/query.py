@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from whoosh import query as q
@@ -13,17 +12,14 @@ from whoosh.fields import Schema
 from whoosh.qparser import MultifieldParser, OrGroup, plugins
 
 from indexer.analysis import TOKEN_PATTERN, analyze
-from indexer.ranking import COORD_POWER, Ranked
 from indexer.schema import QUERY_FIELDS, build_schema
+from indexer.scoring import Clause
 from indexer.synonyms import SynonymTable
 
 MAX_QUERY_CHARS = 500
 MAX_TERMS = 24
 TITLE_BOOST = 2.0
 EXPANSION_WEIGHT = 0.4
-
-# A word in more than this share of the documents does not by itself make a candidate.
-COMMON_SHARE = 0.05
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _SYNTAX = re.compile(
@@ -38,11 +34,17 @@ _NOT_SYNTAX = re.compile(r"[?*~^{}\[\]<>=]")
 
 @dataclass
 class ParsedQuery:
-    """A reader's query as the engine understood it."""
+    """A reader's query as the engine understood it.
+
+    `query` is the Whoosh form (any query); `clauses` the same plain question as words and
+    phrases to score directly, empty when the reader used search syntax.
+    """
 
     text: str
     query: q.Query | None
     terms: dict[str, float] = field(default_factory=dict)
+    clauses: list[Clause] = field(default_factory=list)
+    own: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     expansions: list[tuple[str, str]] = field(default_factory=list)
     syntax: bool = False
@@ -89,12 +91,8 @@ class QueryBuilder:
     """Turns text into a ParsedQuery. Built once; safe to share between threads."""
 
     def __init__(self, synonyms: SynonymTable | None = None, schema: Schema | None = None,
-                 coord_power: float = COORD_POWER, title_boost: float = TITLE_BOOST,
-                 expansion_weight: float = EXPANSION_WEIGHT,
-                 common_share: float = COMMON_SHARE):
+                 title_boost: float = TITLE_BOOST, expansion_weight: float = EXPANSION_WEIGHT):
         self.synonyms = synonyms
-        self.common_share = common_share
-        self.coord_power = coord_power
         self.title_boost = title_boost
         self.expansion_weight = expansion_weight
         schema = schema or build_schema()
@@ -110,12 +108,13 @@ class QueryBuilder:
         parser.add_plugin(plugins.PlusMinusPlugin())
         self._parser = parser
 
-    def build(self, raw: str, share: Callable[[str], float] | None = None) -> ParsedQuery:
-        """Parse a reader's query; never raises.
+    @property
+    def field_boosts(self) -> dict[str, float]:
+        """How much a match in each searched field weighs."""
+        return {"title": self.title_boost, "body": 1.0}
 
-        `share(term)` (the fraction of documents that contain a term) lets a plain query
-        iterate only the postings of its rarer words; see `_plain`.
-        """
+    def build(self, raw: str) -> ParsedQuery:
+        """Parse a reader's query; never raises."""
         text = clean_query_text(raw)
         words = [w for w in TOKEN_PATTERN.findall(text)]
         parsed = ParsedQuery(text=text, query=None, words=words)
@@ -137,7 +136,8 @@ class QueryBuilder:
             if base is not None:
                 parsed.terms = {t: 1.0 for t in _positive_terms(base)}
         if base is None:
-            base = self._plain(terms, share)
+            base = self._plain(terms)
+            parsed.clauses = [Clause((t,)) for t in terms]
         if base is None:
             parsed.message = (
                 "Those words are too common to search on: try a more specific word."
@@ -150,6 +150,10 @@ class QueryBuilder:
                 if all(t in parsed.terms for t in exp.terms):
                     continue
                 clauses.append(self._expansion(exp.terms))
+                if parsed.clauses:
+                    covers = tuple(t for t in analyze(phrase) if parsed.terms.get(t) == 1.0)
+                    parsed.clauses.append(Clause(exp.terms, self.expansion_weight, own=False,
+                                                 covers=covers))
                 parsed.expansions.append((phrase, exp.label))
                 for t in exp.terms:
                     parsed.terms.setdefault(t, self.expansion_weight)
@@ -160,24 +164,13 @@ class QueryBuilder:
             # Exclusions apply to everything, expansions included: with every word optional,
             # a NOT inside an OR would otherwise match every document without the word.
             combined = q.AndNot(combined, q.Or(negatives))
-        own = [t for t, w in parsed.terms.items() if w >= 1.0]
-        parsed.query = Ranked(combined, own, power=self.coord_power)
+        parsed.own = [t for t, w in parsed.terms.items() if w >= 1.0]
+        parsed.query = combined
         return parsed
 
-    def _plain(self, terms: list[str], share: Callable[[str], float] | None = None
-               ) -> q.Query | None:
+    def _plain(self, terms: list[str]) -> q.Query | None:
         if not terms:
             return None
-        if share is not None and self.common_share < 1.0:
-            shares = {t: share(t) for t in terms}
-            rare = [t for t in terms if 0 < shares[t] <= self.common_share]
-            common = [t for t in terms if shares[t] > self.common_share]
-            if rare and common:
-                # Words in a large share of the documents ("symptoms", "treatment") cost the
-                # most postings and add the least score: only documents with a rarer word are
-                # candidates, and the common words still add their score to those.
-                return q.AndMaybe(q.Or([self._term_clause(t) for t in rare]),
-                                  q.Or([self._term_clause(t) for t in common]))
         return q.Or([self._term_clause(t) for t in terms])
 
     def _parse_syntax(self, text: str) -> q.Query | None:

@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 from whoosh import scoring
 from whoosh.matching import NullMatcher, WrappingMatcher
 from whoosh.query import WrappingQuery
@@ -17,11 +20,48 @@ BM25_K1 = 1.2
 TITLE_B = 1.0
 COORD_POWER = 1.5
 TEASER_FACTOR = 0.85
+# Coordination by the share of the query's idf a document matches, not by a count of words:
+# missing "symptoms" costs less than missing "hamartoma".
+COORD_BY_IDF = False
+# Coordination only for questions of at most this many words: in a long question most words
+# are incidental, and a document matching fewer but better words should not be held down.
+COORD_MAX_TERMS = 1000
+
+
+@dataclass(frozen=True)
+class RankingModel:
+    """Every constant of the ranking (BM25F, coordination, teasers) in one value."""
+
+    b: float = BM25_B
+    k1: float = BM25_K1
+    title_b: float = TITLE_B
+    coord_power: float = COORD_POWER
+    coord_by_idf: bool = COORD_BY_IDF
+    coord_max_terms: int = COORD_MAX_TERMS
+    teaser_factor: float = TEASER_FACTOR
+
+    def field_b(self, fieldname: str) -> float:
+        """BM25's length normalisation for a field (titles get their own)."""
+        return self.title_b if fieldname == "title" else self.b
 
 
 def weighting(b: float = BM25_B, k1: float = BM25_K1, title_b: float = TITLE_B):
     """BM25F with the tuned parameters (a gentler length normalisation for titles)."""
     return scoring.BM25F(B=b, K1=k1, title_B=title_b)
+
+
+def bm25(idf: float, freqs: np.ndarray, lengths: np.ndarray, avg_length: float, b: float,
+         k1: float) -> np.ndarray:
+    """BM25's per-document weight of one term, as Whoosh's BM25F computes it."""
+    norm = k1 * ((1.0 - b) + b * lengths / (avg_length or 1.0))
+    return idf * (freqs * (k1 + 1.0)) / (freqs + norm)
+
+
+def coordination_factors(matched: np.ndarray, wanted: float, power: float) -> np.ndarray:
+    """`coordination` for many documents: `matched` holds each one's matched count (or idf)."""
+    if wanted <= 0 or power == 0:
+        return np.ones_like(matched, dtype=np.float64)
+    return (np.minimum(matched, wanted) / wanted) ** power
 
 
 def coordination(matched: int, wanted: int, power: float = COORD_POWER) -> float:

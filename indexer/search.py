@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass, field
 
 from indexer.analysis import term_for_word
 from indexer.config import Settings
+from indexer.postings import PostingsCache
 from indexer.query import ParsedQuery, QueryBuilder
-from indexer.ranking import weighting
+from indexer.ranking import Ranked, RankingModel, weighting
+from indexer.scoring import TopDocs, score_clauses
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
 from indexer.spelling import suggest
 from indexer.store import IndexStore
@@ -86,7 +88,7 @@ class SearchEngine:
     """Searches one index folder. Thread-safe; one instance serves a whole process."""
 
     def __init__(self, settings: Settings | None = None, *, synonyms: SynonymTable | None = None,
-                 builder: QueryBuilder | None = None, weighting_model=None):
+                 builder: QueryBuilder | None = None, model: RankingModel | None = None):
         self.settings = settings or Settings()
         self.store = IndexStore(self.settings.index_dir)
         if builder is None:
@@ -94,7 +96,9 @@ class SearchEngine:
                 synonyms = SynonymTable.load(self.settings.synonym_paths)
             builder = QueryBuilder(synonyms)
         self.builder = builder
-        self.weighting_model = weighting_model or weighting()
+        self.model = model or RankingModel()
+        self.weighting_model = weighting(self.model.b, self.model.k1, self.model.title_b)
+        self.postings = PostingsCache(self.settings.postings_cache_mb * 1024 * 1024)
         self._slots = threading.BoundedSemaphore(max(1, self.settings.searchers))
         self._idle: list[tuple] = []
         self._lock = threading.Lock()
@@ -154,7 +158,7 @@ class SearchEngine:
 
     def _search(self, searcher, query: str, page: int, per_page: int, correct: bool,
                 started: float) -> SearchPage:
-        parsed = self.builder.build(query, _share(searcher))
+        parsed = self.builder.build(query)
         key = (parsed.text.lower(), page, per_page, correct,
                self.store.current_name(), searcher.reader().generation())
         with self._lock:
@@ -170,8 +174,7 @@ class SearchEngine:
         result = None
         if fixes:
             fixed_text = _apply_fixes(parsed.text, fixes)
-            corrected = self._run(searcher, self.builder.build(fixed_text, _share(searcher)),
-                                  page, per_page)
+            corrected = self._run(searcher, self.builder.build(fixed_text), page, per_page)
             if corrected.total:
                 corrected.query, corrected.suggestion, corrected.corrected = (
                     parsed.text, fixed_text, True)
@@ -195,37 +198,46 @@ class SearchEngine:
                          page=page, per_page=per_page, took_ms=0.0, message=parsed.message)
         if parsed.empty:
             return out
-        hits = searcher.search_page(parsed.query, page, pagelen=per_page, terms=False)
-        out.total = hits.total
-        if hits.pagenum != page:
-            # Whoosh quietly serves the last page for a page past the end: that page is empty.
-            return out
+        top = self._top(searcher, parsed, page * per_page)
+        out.total = top.total
         weights = {
             t: w * searcher.idf("body", t) for t, w in parsed.terms.items()
         }
-        for hit in hits:
-            fields = hit.fields()
+        for docnum, score in top.hits[(page - 1) * per_page:]:
+            fields = searcher.stored_fields(docnum)
             out.results.append(Result(
                 id=fields["id"],
                 title=fields.get("title", ""),
                 url=fields.get("url", ""),
                 kind=fields.get("kind", "article"),
-                score=float(hit.score or 0.0),
+                score=score,
                 snippet=make_snippet(fields.get("body", ""), weights,
                                      teaser=fields.get("kind") == "teaser"),
             ))
         return out
 
+    def _top(self, searcher, parsed: ParsedQuery, limit: int) -> TopDocs:
+        """The best `limit` documents and the number of matches: plain questions scored with
+        arrays, search syntax through Whoosh's matchers (same ranking model)."""
+        if parsed.clauses:
+            return score_clauses(searcher, parsed.clauses, self.builder.field_boosts,
+                                 self.model, self.postings, limit)
+        ranked = Ranked(parsed.query, parsed.own, power=self.model.coord_power,
+                        teaser_factor=self.model.teaser_factor)
+        # Whoosh's block-quality skipping can drop hits from its top N: score them all.
+        results = searcher.search(ranked, limit=limit, terms=False, optimize=False)
+        return TopDocs(len(results), [(hit.docnum, float(hit.score or 0.0)) for hit in results])
+
     def rank(self, query: str, limit: int = 100) -> list[tuple[str, float]]:
         """(id, score) of the top `limit` hits, without snippets, paging or spelling: for
         relevance evaluation."""
         with self._borrow() as searcher:
-            parsed = self.builder.build(query, _share(searcher))
+            parsed = self.builder.build(query)
             if parsed.empty:
                 return []
-            hits = searcher.search(parsed.query, limit=limit)
+            top = self._top(searcher, parsed, limit)
             ids = searcher.reader().column_reader("id")
-            return [(_as_text(ids[hit.docnum]), float(hit.score or 0.0)) for hit in hits]
+            return [(_as_text(ids[docnum]), score) for docnum, score in top.hits]
 
     # -- articles, completions, samples ------------------------------------------------------
 
@@ -289,17 +301,6 @@ def _understood(parsed: ParsedQuery) -> str:
     if extra:
         text += " (also: " + ", ".join(extra) + ")"
     return text
-
-
-def _share(searcher):
-    """term -> the fraction of documents whose body or title contains it."""
-    reader = searcher.reader()
-    total = max(1, reader.doc_count_all())
-
-    def share(term: str) -> float:
-        return max(reader.doc_frequency("body", term), reader.doc_frequency("title", term)) / total
-
-    return share
 
 
 def _as_text(value) -> str:

@@ -172,10 +172,9 @@ def test_completions_do_not_depend_on_the_process_hash_seed(shipped_index):
     assert len(outputs) == 1 and "hamstring" in outputs.pop()
 
 
-def test_common_words_only_add_score_to_documents_with_a_rarer_word(tmp_path):
+def test_every_matching_document_is_counted_and_the_rarer_word_ranks_first(tmp_path):
     from indexer.build import index_corpus
     from indexer.config import Settings
-    from indexer.query import QueryBuilder
     from indexer.search import SearchEngine
     from indexer.store import IndexStore
 
@@ -187,12 +186,11 @@ def test_common_words_only_add_score_to_documents_with_a_rarer_word(tmp_path):
     lines.append('{"id": "gout2", "title": "Gout diet", "text": "Gout and purines."}')
     (corpus / "c.jsonl").write_text("\n".join(lines) + "\n")
     index_corpus([corpus], IndexStore(tmp_path / "ix"))
-    settings = Settings(index_dir=tmp_path / "ix", cache_size=0)
-    split = SearchEngine(settings, builder=QueryBuilder(common_share=0.5))
-    full = SearchEngine(settings, builder=QueryBuilder(common_share=1.0))
-    assert split.search("gout symptoms").results[0].id == "gout"
-    assert [r.id for r in split.search("gout symptoms").results] == \
-        [r.id for r in full.search("gout symptoms").results][:2]
-    assert split.search("gout symptoms").total == 2
-    assert full.search("gout symptoms").total == 42
-    assert split.search("symptoms").total == 41  # no rarer word: every match is a candidate
+    engine = SearchEngine(Settings(index_dir=tmp_path / "ix", cache_size=0))
+    page = engine.search("gout symptoms")
+    assert [r.id for r in page.results[:2]] == ["gout", "gout2"]
+    assert page.total == 42
+    assert engine.search("symptoms").total == 41
+    assert len(engine.search("gout symptoms", page=5, per_page=10).results) == 2
+    past_the_end = engine.search("gout symptoms", page=6, per_page=10)
+    assert past_the_end.results == [] and past_the_end.total == 42
