@@ -9,8 +9,12 @@ from whoosh.analysis import Analyzer, Token
 from whoosh.lang.porter import stem as porter_stem
 from whoosh.support.charset import accent_map
 
-# Whoosh's own tokenizer pattern: words, keeping dotted forms like "U.S." together.
-TOKEN_PATTERN = re.compile(r"\w+(?:\.?\w+)*", re.UNICODE)
+# Whoosh's own tokenizer pattern (words, keeping dotted forms like "U.S." together), plus an
+# English clitic glued to its word: "Still's", "can't", "they're" are one token each.
+CLITIC_SUFFIX = r"(?:['’](?:s|t|d|ll|m|re|ve)\b)?"
+TOKEN_PATTERN = re.compile(r"\w+(?:\.?\w+)*" + CLITIC_SUFFIX, re.UNICODE)
+# The clitic goes before stemming: "Alzheimer's" is "alzheimer", "can't" the stop word "can".
+_CLITIC = re.compile(r"['’](?:s|t|d|ll|m|re|ve)$")
 
 # Whoosh's stop list plus the question and auxiliary words readers wrap around a query
 # ("how long does it take ..."); they carry no topic and only add noise to BM25.
@@ -19,7 +23,8 @@ STOP_WORDS = frozenset(
     this to us we when will with yet you your i me my our they them their he she his her its
     am was were been being has had having do does did doing how what which who whom whose why
     where there here than then so such into about also would could should shall might must
-    these those any some very just""".split()
+    these those any some very just don doesn didn isn aren wasn weren haven hasn hadn couldn
+    shouldn wouldn won""".split()
 )
 
 ELLIPSIS = re.compile(r"(?:\.\.\.|…)\s*$")
@@ -27,7 +32,8 @@ ELLIPSIS = re.compile(r"(?:\.\.\.|…)\s*$")
 TRAILING_FRAGMENT = re.compile(r"(\w+)(?:\.\.\.|…)\s*$", re.UNICODE)
 
 
-MIN_TOKEN = 2
+# One character is a word: "type 2", "vitamin D", "protein S", "fragile X".
+MIN_TOKEN = 1
 MAX_TOKEN = 64
 
 
@@ -35,6 +41,8 @@ MAX_TOKEN = 64
 def _normal(word: str) -> tuple[str, str] | None:
     """(folded word, stem) for a raw token, or None when it is a stop word or too short/long."""
     folded = word.lower()
+    if "'" in folded or "’" in folded:
+        folded = _CLITIC.sub("", folded)
     if not folded.isascii():
         folded = folded.translate(accent_map)
     if len(folded) < MIN_TOKEN or len(folded) > MAX_TOKEN or folded in STOP_WORDS:

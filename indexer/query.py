@@ -17,7 +17,7 @@ from indexer.scoring import Clause
 from indexer.synonyms import SynonymTable
 
 MAX_QUERY_CHARS = 500
-MAX_TERMS = 24
+MAX_TERMS = 48
 TITLE_BOOST = 2.0
 EXPANSION_WEIGHT = 0.4
 

@@ -22,7 +22,7 @@ COORD_POWER = 1.5
 TEASER_FACTOR = 0.85
 # Coordination by the share of the query's idf a document matches, not by a count of words:
 # missing "symptoms" costs less than missing "hamartoma".
-COORD_BY_IDF = False
+COORD_BY_IDF = True
 # Coordination only for questions of at most this many words: in a long question most words
 # are incidental, and a document matching fewer but better words should not be held down.
 COORD_MAX_TERMS = 1000

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from indexer.analysis import iter_words, term_for_word
+from indexer.analysis import CLITIC_SUFFIX, iter_words, term_for_word
 
 MAX_CHARS = 300
 MIN_CHARS = 160
@@ -65,7 +65,8 @@ def _prefix_pattern(terms: frozenset[str]) -> re.Pattern:
     # letter is dropped from longer stems.
     prefixes = sorted({t[:-1] if len(t) > 3 else t for t in terms}, key=len, reverse=True)
     alternatives = "|".join(re.escape(p) for p in prefixes)
-    return re.compile(r"(?<![\w.])(?:" + alternatives + r")\w*(?:\.?\w+)*", re.IGNORECASE)
+    return re.compile(r"(?<![\w.])(?:" + alternatives + r")\w*(?:\.?\w+)*" + CLITIC_SUFFIX,
+                      re.IGNORECASE)
 
 
 def make_snippet(

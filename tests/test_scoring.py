@@ -76,7 +76,8 @@ QUERIES = ["gout", "gout tendon", "calcium insomnia renal", "fever cough rash as
 @pytest.mark.parametrize("text", QUERIES)
 def test_array_scoring_ranks_as_the_whoosh_query_does(segmented_index, text):
     store = IndexStore(segmented_index)
-    builder, model = QueryBuilder(), RankingModel()
+    # Whoosh's Ranked query counts matched words; the array scorer can do the same.
+    builder, model = QueryBuilder(), RankingModel(coord_by_idf=False)
     with store.open().searcher(weighting=SearchEngine(Settings(
             index_dir=segmented_index)).weighting_model) as searcher:
         assert len(searcher.leaf_searchers()) > 1, "the fixture should have several segments"
@@ -205,3 +206,18 @@ def test_a_medical_word_counts_for_the_lay_word_it_stands_for(tmp_path):
     assert any(c.covers == ("stomach",) for c in parsed.clauses if not c.own)
     # "gastric" stands for "stomach": the gastric ulcer matches both of the reader's words.
     assert engine.search("stomach ulcer").results[0].id == "gastric"
+
+
+def test_missing_a_common_word_costs_less_than_missing_a_rare_one(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    docs = [{"id": "rare", "title": "Note", "text": "Hamartoma of the kidney."},
+            {"id": "common", "title": "Note", "text": "Symptoms of the kidney."}]
+    docs += [{"id": f"n{i}", "title": f"Note {i}", "text": "Symptoms listed."}
+             for i in range(30)]
+    (corpus / "c.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    index_corpus([corpus], IndexStore(tmp_path / "ix"))
+    by_idf = SearchEngine(Settings(index_dir=tmp_path / "ix"), model=RankingModel())
+    assert RankingModel().coord_by_idf
+    # Both match two of the three words; the one missing only "symptoms" comes first.
+    assert by_idf.rank("hamartoma kidney symptoms")[0][0] == "rare"

@@ -1,0 +1,33 @@
+"""How text becomes index terms: the same analysis for articles, queries and snippets."""
+
+from __future__ import annotations
+
+from indexer.analysis import analyze, strip_teaser_fragment
+
+
+def test_one_character_words_are_indexed():
+    assert analyze("type 2 diabetes") == ["type", "2", "diabet"]
+    assert analyze("protein S deficiency")[:2] == ["protein", "s"]
+    assert analyze("vitamin D") == ["vitamin", "d"]
+
+
+def test_clitics_stay_with_their_word_and_carry_no_meaning():
+    assert analyze("Still's disease") == analyze("Still disease")
+    assert analyze("Alzheimer’s") == analyze("Alzheimer")
+    assert analyze("can't sleep") == ["sleep"]
+    assert analyze("it doesn't hurt") == ["hurt"]
+
+
+def test_question_words_are_stop_words():
+    assert analyze("How long does it take to heal a broken tendon") == \
+        ["long", "take", "heal", "broken", "tendon"]
+
+
+def test_accents_fold_so_plain_spelling_finds_them():
+    assert analyze("Sjögren") == analyze("Sjogren")
+
+
+def test_teaser_fragment_is_not_indexed():
+    text = "Gastric cancer refers to a malignant tumor that o..."
+    assert "o" not in analyze(strip_teaser_fragment(text))
+    assert analyze(strip_teaser_fragment(text))[-1] == "tumor"
