@@ -38,6 +38,16 @@ def _write_corpus(path, seed: int, n: int) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _engine_over(tmp_path, docs: list[dict], **model) -> SearchEngine:
+    """A search engine over a fresh index of `docs` (JSON Lines records)."""
+    corpus = tmp_path / "c"
+    corpus.mkdir(parents=True)
+    (corpus / "c.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs),
+                                    encoding="utf-8")
+    index_corpus([corpus], IndexStore(tmp_path / "ix"))
+    return SearchEngine(Settings(index_dir=tmp_path / "ix"), model=RankingModel(**model))
+
+
 @pytest.fixture(scope="module")
 def segmented_index(tmp_path_factory):
     """An index with two segments and deleted documents."""
@@ -106,15 +116,10 @@ def test_deleted_documents_are_neither_counted_nor_returned(segmented_index):
 
 
 def test_a_teaser_scores_below_a_full_article_matching_as_well(tmp_path):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "c.jsonl").write_text(
-        json.dumps({"id": "full", "title": "Gout", "text": "Gout in the toe hurts."}) + "\n"
-        + json.dumps({"id": "teaser", "title": "Gout",
-                      "text": "Gout in the toe hurts a lo..."}) + "\n",
-        encoding="utf-8")
-    index_corpus([corpus], IndexStore(tmp_path / "ix"))
-    ranked = SearchEngine(Settings(index_dir=tmp_path / "ix")).rank("gout toe")
+    engine = _engine_over(tmp_path, [
+        {"id": "full", "title": "Gout", "text": "Gout in the toe hurts."},
+        {"id": "teaser", "title": "Gout", "text": "Gout in the toe hurts a lo..."}])
+    ranked = engine.rank("gout toe")
     assert [i for i, _ in ranked] == ["full", "teaser"]
     assert ranked[1][1] == pytest.approx(ranked[0][1] * RankingModel().teaser_factor)
 
@@ -174,16 +179,11 @@ def test_a_document_matching_more_words_outranks_one_matching_fewer():
 
 
 def test_a_phrase_expansion_finds_the_medical_wording(tmp_path):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    (corpus / "c.jsonl").write_text(
-        json.dumps({"id": "mi", "title": "After a myocardial infarction",
-                    "text": "Rehabilitation after myocardial infarction takes weeks."}) + "\n"
-        + json.dumps({"id": "other", "title": "Infarction types",
-                      "text": "An infarction in the myocardial wall, or elsewhere."}) + "\n",
-        encoding="utf-8")
-    index_corpus([corpus], IndexStore(tmp_path / "ix"))
-    engine = SearchEngine(Settings(index_dir=tmp_path / "ix"))
+    engine = _engine_over(tmp_path, [
+        {"id": "mi", "title": "After a myocardial infarction",
+         "text": "Rehabilitation after myocardial infarction takes weeks."},
+        {"id": "other", "title": "Infarction types",
+         "text": "An infarction in the myocardial wall, or elsewhere."}])
     parsed = engine.builder.build("heart attack")
     phrases = [c for c in parsed.clauses if len(c.terms) > 1]
     assert phrases and all(not c.own and c.weight < 1 for c in phrases)
@@ -193,15 +193,11 @@ def test_a_phrase_expansion_finds_the_medical_wording(tmp_path):
 
 
 def test_a_medical_word_counts_for_the_lay_word_it_stands_for(tmp_path):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
     docs = [{"id": "gastric", "title": "Gastric ulcer", "text": "A gastric ulcer hurts."},
             {"id": "ulcer", "title": "Ulcers", "text": "An ulcer of the leg heals slowly."}]
     docs += [{"id": f"n{i}", "title": f"Note {i}", "text": "Notes on the stomach."}
              for i in range(5)]
-    (corpus / "c.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
-    index_corpus([corpus], IndexStore(tmp_path / "ix"))
-    engine = SearchEngine(Settings(index_dir=tmp_path / "ix"))
+    engine = _engine_over(tmp_path, docs)
     parsed = engine.builder.build("stomach ulcer")
     assert any(c.covers == ("stomach",) for c in parsed.clauses if not c.own)
     # "gastric" stands for "stomach": the gastric ulcer matches both of the reader's words.
@@ -209,15 +205,14 @@ def test_a_medical_word_counts_for_the_lay_word_it_stands_for(tmp_path):
 
 
 def test_missing_a_common_word_costs_less_than_missing_a_rare_one(tmp_path):
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    docs = [{"id": "rare", "title": "Note", "text": "Hamartoma of the kidney."},
-            {"id": "common", "title": "Note", "text": "Symptoms of the kidney."}]
-    docs += [{"id": f"n{i}", "title": f"Note {i}", "text": "Symptoms listed."}
-             for i in range(30)]
-    (corpus / "c.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
-    index_corpus([corpus], IndexStore(tmp_path / "ix"))
-    by_idf = SearchEngine(Settings(index_dir=tmp_path / "ix"), model=RankingModel())
+    docs = [{"id": "rare", "title": "Note", "text": "Hamartoma found."},
+            {"id": "common", "title": "Note", "text": "Kidney symptoms noted."}]
+    docs += [{"id": f"k{i}", "title": "Note", "text": "Kidney notes."} for i in range(9)]
+    docs += [{"id": f"s{i}", "title": "Note", "text": "Symptoms listed."} for i in range(29)]
     assert RankingModel().coord_by_idf
-    # Both match two of the three words; the one missing only "symptoms" comes first.
+    by_idf = _engine_over(tmp_path / "idf", docs)
+    by_count = _engine_over(tmp_path / "count", docs, coord_by_idf=False)
+    # "rare" lacks two common words, "common" lacks the one rare word: by idf, the document
+    # with the word that says most about the question comes first; by count it would not.
     assert by_idf.rank("hamartoma kidney symptoms")[0][0] == "rare"
+    assert by_count.rank("hamartoma kidney symptoms")[0][0] == "common"
