@@ -11,7 +11,8 @@ from whoosh.support.charset import accent_map
 
 # Whoosh's own tokenizer pattern (words, keeping dotted forms like "U.S." together), plus an
 # English clitic glued to its word: "Still's", "can't", "they're" are one token each.
-CLITIC_SUFFIX = r"(?:['’](?:s|t|d|ll|m|re|ve)\b)?"
+# Case-insensitive: "ALZHEIMER'S" and "DON'T" are one token each too.
+CLITIC_SUFFIX = r"(?:['’](?i:s|t|d|ll|m|re|ve)\b)?"
 TOKEN_PATTERN = re.compile(r"\w+(?:\.?\w+)*" + CLITIC_SUFFIX, re.UNICODE)
 # The clitic goes before stemming: "Alzheimer's" is "alzheimer", "can't" the stop word "can".
 _CLITIC = re.compile(r"['’](?:s|t|d|ll|m|re|ve)$")

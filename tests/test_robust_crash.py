@@ -143,6 +143,14 @@ def kill_and_reap(proc: psutil.Popen) -> bool:
     return running
 
 
+def wait_for_writers(proc: psutil.Popen, limit: float = 30) -> None:
+    """Wait until the indexer has started its writer processes (it is writing documents)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and not proc.children():
+        time.sleep(0.01)
+    assert proc.children(), "the build did not start writer processes"
+
+
 def finish(proc: psutil.Popen) -> str:
     _, err = proc.communicate(timeout=RUN_LIMIT_S)
     assert proc.returncode == 0, err
@@ -362,10 +370,7 @@ def test_killed_build_leaves_no_process_behind_and_the_lock_free(states):
     ix = fresh_copy(states, "orphans")
     proc = indexer(states["corpus"], ix, *MODES["rebuild"])
     wait_for_lock(ix, proc.pid)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not proc.children():
-        time.sleep(0.01)
-    assert proc.children(), "the build did not start writer processes"
+    wait_for_writers(proc)
     assert kill_and_reap(proc)
     # The lock is free at once: a non-waiting run gets it.
     err = finish(indexer(states["corpus"], ix))
@@ -377,7 +382,9 @@ def test_first_ever_build_killed_leaves_no_index_and_the_next_run_builds_it(stat
     ix = states["root"] / "first-ever"
     proc = indexer(states["corpus"], ix, "--workers", "2")
     wait_for_lock(ix, proc.pid)
-    time.sleep(0.5)
+    # Mid-build by construction: the writer processes exist only while documents are written
+    # (a fixed sleep raced a build that got faster than it).
+    wait_for_writers(proc)
     assert kill_and_reap(proc)
     assert not IndexStore(ix).exists() or doc_set(ix) == states["after"]
     finish(indexer(states["corpus"], ix))
