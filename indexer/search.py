@@ -71,6 +71,17 @@ class SearchPage:
 
 
 @dataclass
+class Answer:
+    """The ranked documents for a query, and the query that produced them."""
+
+    parsed: ParsedQuery  # the query run: the typed one, or its spelling correction
+    top: TopDocs
+    typed: str
+    suggestion: str | None = None
+    corrected: bool = False
+
+
+@dataclass
 class ArticleView:
     """A stored article for the full-article page."""
 
@@ -168,22 +179,8 @@ class SearchEngine:
         if cached is not None:
             return _replace_time(cached, started)
 
-        # A word the index has never seen finds nothing: when its correction finds results,
-        # show those (the reader can still ask for the words as typed).
-        fixes = suggest(searcher.reader(), parsed.words) if parsed.words and correct else {}
-        result = None
-        if fixes:
-            fixed_text = _apply_fixes(parsed.text, fixes)
-            corrected = self._run(searcher, self.builder.build(fixed_text), page, per_page)
-            if corrected.total:
-                corrected.query, corrected.suggestion, corrected.corrected = (
-                    parsed.text, fixed_text, True)
-                corrected.message = f"Showing results for “{fixed_text}”."
-                result = corrected
-        if result is None:
-            result = self._run(searcher, parsed, page, per_page)
-            if fixes:
-                result.suggestion = _apply_fixes(parsed.text, fixes)
+        answer = self._answer(searcher, parsed, page * per_page, correct)
+        result = self._page(searcher, answer, page, per_page)
         if result.total == 0 and result.message is None:
             result.message = "No articles match. Check the spelling or try fewer words."
         result.took_ms = (time.perf_counter() - started) * 1000
@@ -193,17 +190,34 @@ class SearchEngine:
                 self._cache.popitem(last=False)
         return result
 
-    def _run(self, searcher, parsed: ParsedQuery, page: int, per_page: int) -> SearchPage:
-        out = SearchPage(query=parsed.text, understood=_understood(parsed), total=0,
-                         page=page, per_page=per_page, took_ms=0.0, message=parsed.message)
-        if parsed.empty:
-            return out
-        top = self._top(searcher, parsed, page * per_page)
-        out.total = top.total
-        weights = {
-            t: w * searcher.idf("body", t) for t, w in parsed.terms.items()
-        }
-        for docnum, score in top.hits[(page - 1) * per_page:]:
+    def _answer(self, searcher, parsed: ParsedQuery, limit: int, correct: bool) -> Answer:
+        """The best `limit` documents for what the reader typed, as the reader gets them.
+
+        A word the index has never seen finds nothing: when its correction finds results,
+        those are the answer (the reader can still ask for the words as typed).
+        """
+        fixes = suggest(searcher.reader(), parsed.words) if parsed.words and correct else {}
+        fixed_text = _apply_fixes(parsed.text, fixes) if fixes else None
+        if fixed_text is not None:
+            fixed = self.builder.build(fixed_text)
+            if not fixed.empty:
+                top = self._top(searcher, fixed, limit)
+                if top.total:
+                    return Answer(fixed, top, typed=parsed.text, suggestion=fixed_text,
+                                  corrected=True)
+        top = self._top(searcher, parsed, limit) if not parsed.empty else TopDocs(0, [])
+        return Answer(parsed, top, typed=parsed.text, suggestion=fixed_text)
+
+    def _page(self, searcher, answer: Answer, page: int, per_page: int) -> SearchPage:
+        parsed = answer.parsed
+        out = SearchPage(query=answer.typed, understood=_understood(parsed),
+                         total=answer.top.total, page=page, per_page=per_page, took_ms=0.0,
+                         suggestion=answer.suggestion, corrected=answer.corrected,
+                         message=parsed.message)
+        if answer.corrected:
+            out.message = f"Showing results for “{answer.suggestion}”."
+        weights = {t: w * searcher.idf("body", t) for t, w in parsed.terms.items()}
+        for docnum, score in answer.top.hits[(page - 1) * per_page:]:
             fields = searcher.stored_fields(docnum)
             out.results.append(Result(
                 id=fields["id"],
@@ -228,16 +242,14 @@ class SearchEngine:
         results = searcher.search(ranked, limit=limit, terms=False, optimize=False)
         return TopDocs(len(results), [(hit.docnum, float(hit.score or 0.0)) for hit in results])
 
-    def rank(self, query: str, limit: int = 100) -> list[tuple[str, float]]:
-        """(id, score) of the top `limit` hits, without snippets, paging or spelling: for
-        relevance evaluation."""
+    def rank(self, query: str, limit: int = 100, correct: bool = True
+             ) -> list[tuple[str, float]]:
+        """(id, score) of the top `limit` hits, ranked as `search()` ranks them (spelling
+        corrections included) but without snippets or paging: for relevance evaluation."""
         with self._borrow() as searcher:
-            parsed = self.builder.build(query)
-            if parsed.empty:
-                return []
-            top = self._top(searcher, parsed, limit)
+            answer = self._answer(searcher, self.builder.build(query), limit, correct)
             ids = searcher.reader().column_reader("id")
-            return [(_as_text(ids[docnum]), score) for docnum, score in top.hits]
+            return [(_as_text(ids[docnum]), score) for docnum, score in answer.top.hits]
 
     # -- articles, completions, samples ------------------------------------------------------
 
