@@ -345,6 +345,8 @@ TUNE_GRID: dict[str, list] = {
     "expansion_weight": [0.2, 0.4, 0.6, 0.8],
     "coord_by_idf": [False, True],
     "coord_max_terms": [4, 6, 8, 12, 1000],
+    "feedback_weight": [0.0, 0.15, 0.3, 0.5],
+    "feedback_max_share": [0.05, 0.1, 0.2],
 }
 TUNE_MEDQUAD_COARSE = 500  # MedQuAD tune questions per coarse step (all 2,000 to confirm)
 TUNE_ROUNDS = 2
@@ -361,7 +363,9 @@ def engine_defaults() -> dict:
             "synonyms": ("none" if not settings.use_synonyms else
                          "curated+medquad" if settings.synonym_paths else "curated"),
             "expansion_weight": query.EXPANSION_WEIGHT,
-            "coord_by_idf": ranking.COORD_BY_IDF, "coord_max_terms": ranking.COORD_MAX_TERMS}
+            "coord_by_idf": ranking.COORD_BY_IDF, "coord_max_terms": ranking.COORD_MAX_TERMS,
+            "feedback_weight": ranking.FEEDBACK_WEIGHT,
+            "feedback_max_share": ranking.FEEDBACK_MAX_SHARE}
 
 
 _SYNONYMS: dict[str, object] = {}
@@ -394,7 +398,9 @@ def variant_factory(config: Mapping):
         model = RankingModel(b=config["b"], k1=config["k1"], title_b=config["title_b"],
                              coord_power=config["coord_power"],
                              coord_by_idf=config.get("coord_by_idf", False),
-                             coord_max_terms=config.get("coord_max_terms", 1000))
+                             coord_max_terms=config.get("coord_max_terms", 1000),
+                             feedback_weight=config.get("feedback_weight", 0.0),
+                             feedback_max_share=config.get("feedback_max_share", 0.1))
         return SearchEngine(Settings(index_dir=index_dir), builder=builder, model=model)
 
     return make
@@ -430,7 +436,7 @@ TUNE_MARGIN = 0.002
 # Where evaluations of configurations are kept between runs (keyed by the ranking sources).
 TUNE_CACHE_NAME = "tune-scores.json"
 RANKING_SOURCES = ("query.py", "ranking.py", "scoring.py", "postings.py", "search.py",
-                   "synonyms.py", "data/lay_terms.tsv")
+                   "synonyms.py", "feedback.py", "spelling.py", "data/lay_terms.tsv")
 
 
 def ranking_hash() -> str:

@@ -26,11 +26,18 @@ COORD_BY_IDF = True
 # Coordination only for questions of at most this many words: in a long question most words
 # are incidental, and a document matching fewer but better words should not be held down.
 COORD_MAX_TERMS = 1000
+# Pseudo-relevance feedback (indexer.feedback): words shared by the best first-pass articles,
+# added with this weight (0: off) to questions that do not name a whole title.
+FEEDBACK_WEIGHT = 0.3
+FEEDBACK_DOCS = 10
+FEEDBACK_TERMS = 10
+# Words in more than this share of all documents are too common to add.
+FEEDBACK_MAX_SHARE = 0.1
 
 
 @dataclass(frozen=True)
 class RankingModel:
-    """Every constant of the ranking (BM25F, coordination, teasers) in one value."""
+    """Every constant of the ranking (BM25F, coordination, teasers, feedback) in one value."""
 
     b: float = BM25_B
     k1: float = BM25_K1
@@ -39,6 +46,10 @@ class RankingModel:
     coord_by_idf: bool = COORD_BY_IDF
     coord_max_terms: int = COORD_MAX_TERMS
     teaser_factor: float = TEASER_FACTOR
+    feedback_weight: float = FEEDBACK_WEIGHT
+    feedback_docs: int = FEEDBACK_DOCS
+    feedback_terms: int = FEEDBACK_TERMS
+    feedback_max_share: float = FEEDBACK_MAX_SHARE
 
     def field_b(self, fieldname: str) -> float:
         """BM25's length normalisation for a field (titles get their own)."""

@@ -31,6 +31,9 @@ class Clause:
     # For an expansion: the reader's words it stands for ("gastric" for "stomach"), so that a
     # document with the medical word is not held down for lacking the lay one.
     covers: tuple[str, ...] = ()
+    # A word the engine added on its own (feedback): the documents it alone finds are
+    # related articles, not matches of the reader's words.
+    feedback: bool = False
 
 
 @dataclass
@@ -39,6 +42,14 @@ class TopDocs:
 
     total: int
     hits: list[tuple[int, float]]
+    # Documents of `hits` that none of the reader's words found, only feedback words.
+    related: frozenset[int] = frozenset()
+    # How many of `total` the reader's words found (the rest are related articles).
+    matched: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.matched is None:
+            self.matched = self.total
 
 
 def score_clauses(searcher, clauses: Sequence[Clause], field_boosts: Mapping[str, float],
@@ -46,18 +57,21 @@ def score_clauses(searcher, clauses: Sequence[Clause], field_boosts: Mapping[str
     """Rank every document of `searcher`'s index for `clauses`; return the top `limit`."""
     own_terms = list(dict.fromkeys(c.terms[0] for c in clauses if c.own and len(c.terms) == 1))
     coord_weights = _coordination_weights(searcher, own_terms, model)
-    all_scores, offsets = [], []
-    total = 0
+    all_scores, all_related, offsets = [], [], []
+    total = matched = 0
     for reader_searcher, offset in searcher.leaf_searchers():
-        scores, hit = _score_segment(searcher, reader_searcher, clauses, field_boosts, model,
-                                     cache, coord_weights)
+        scores, hit, related = _score_segment(searcher, reader_searcher, clauses, field_boosts,
+                                              model, cache, coord_weights)
         total += int(np.count_nonzero(hit))
+        matched += int(np.count_nonzero(hit & ~related))
         scores[~hit] = -np.inf
         all_scores.append(scores)
+        all_related.append(related)
         offsets.append(offset)
     if not all_scores or total == 0 or limit <= 0:
-        return TopDocs(total, [])
+        return TopDocs(total, [], matched=matched)
     scores = np.concatenate(all_scores) if len(all_scores) > 1 else all_scores[0]
+    related = np.concatenate(all_related) if len(all_related) > 1 else all_related[0]
     docnums = np.concatenate([np.arange(len(s)) + o
                               for s, o in zip(all_scores, offsets, strict=True)])
     k = min(limit, total)
@@ -68,7 +82,8 @@ def score_clauses(searcher, clauses: Sequence[Clause], field_boosts: Mapping[str
     top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
     # Best score first; equal scores in index order, as Whoosh's collector breaks ties.
     best = top[np.lexsort((docnums[top], -scores[top]))]
-    return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in best])
+    return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in best],
+                   frozenset(int(docnums[i]) for i in best if related[i]), matched)
 
 
 def _coordination_weights(searcher, own_terms: list[str], model: RankingModel
@@ -85,16 +100,18 @@ def _score_segment(top_searcher, leaf, clauses, field_boosts, model, cache, coor
     n = reader.doc_count_all()
     scores = np.zeros(n, dtype=np.float64)
     hit = np.zeros(n, dtype=bool)
+    by_feedback = np.zeros(n, dtype=bool)
     # Per reader's word: which documents match it (or an expansion standing for it).
     matched: dict[str, np.ndarray] = {}
     for clause in clauses:
         counted = [t for t in (clause.terms[:1] if clause.own else clause.covers)
                    if coord_weights and t in coord_weights]
         in_term = np.zeros(n, dtype=bool) if counted else None
+        found = by_feedback if clause.feedback else hit
         if len(clause.terms) > 1:
-            _add_phrase(leaf, clause, field_boosts, scores, hit, in_term)
+            _add_phrase(leaf, clause, field_boosts, scores, found, in_term)
         else:
-            _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, hit,
+            _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, found,
                       in_term)
         for t in counted:
             matched[t] = in_term | matched[t] if t in matched else in_term
@@ -106,10 +123,12 @@ def _score_segment(top_searcher, leaf, clauses, field_boosts, model, cache, coor
     if model.teaser_factor != 1.0:
         teasers = cache.column(reader, "teaser", lambda r: column_equals(r, "kind", "teaser"))
         scores[teasers] *= model.teaser_factor
+    related = by_feedback & ~hit
+    hit |= by_feedback
     live = live_mask(reader)
     if live is not None:
         hit &= live
-    return scores, hit
+    return scores, hit, related
 
 
 def _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, hit, in_term):

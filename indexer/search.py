@@ -15,18 +15,21 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-from indexer.analysis import term_for_word
+from indexer.analysis import analyze, term_for_word
 from indexer.config import Settings
+from indexer.feedback import feedback_terms, is_navigational
 from indexer.postings import PostingsCache
 from indexer.query import ParsedQuery, QueryBuilder
 from indexer.ranking import Ranked, RankingModel, weighting
-from indexer.scoring import TopDocs, score_clauses
+from indexer.scoring import Clause, TopDocs, score_clauses
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
 from indexer.spelling import suggest
 from indexer.store import IndexStore
 from indexer.synonyms import SynonymTable
 
 MAX_PAGE = 100
+# Feedback reads the opening of each top article: enough to say what it is about.
+FEEDBACK_CHARS = 5000
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Result:
     kind: str
     score: float
     snippet: str
+    # Found only through words the best matches share (feedback), none of the reader's own.
+    related: bool = False
 
 
 @dataclass
@@ -51,6 +56,8 @@ class SearchPage:
     page: int
     per_page: int
     took_ms: float
+    # Of `total`, how many the reader's words found; the others are related articles.
+    matched: int = 0
     suggestion: str | None = None
     corrected: bool = False
     message: str | None = None
@@ -211,7 +218,8 @@ class SearchEngine:
     def _page(self, searcher, answer: Answer, page: int, per_page: int) -> SearchPage:
         parsed = answer.parsed
         out = SearchPage(query=answer.typed, understood=_understood(parsed),
-                         total=answer.top.total, page=page, per_page=per_page, took_ms=0.0,
+                         total=answer.top.total, matched=answer.top.matched or 0,
+                         page=page, per_page=per_page, took_ms=0.0,
                          suggestion=answer.suggestion, corrected=answer.corrected,
                          message=parsed.message)
         if answer.corrected:
@@ -225,6 +233,7 @@ class SearchEngine:
                 url=fields.get("url", ""),
                 kind=fields.get("kind", "article"),
                 score=score,
+                related=docnum in answer.top.related,
                 snippet=make_snippet(fields.get("body", ""), weights,
                                      teaser=fields.get("kind") == "teaser"),
             ))
@@ -232,15 +241,43 @@ class SearchEngine:
 
     def _top(self, searcher, parsed: ParsedQuery, limit: int) -> TopDocs:
         """The best `limit` documents and the number of matches: plain questions scored with
-        arrays, search syntax through Whoosh's matchers (same ranking model)."""
+        arrays (and widened by feedback), search syntax through Whoosh's matchers (same
+        ranking model)."""
         if parsed.clauses:
-            return score_clauses(searcher, parsed.clauses, self.builder.field_boosts,
-                                 self.model, self.postings, limit)
+            first = score_clauses(searcher, parsed.clauses, self.builder.field_boosts,
+                                  self.model, self.postings,
+                                  max(limit, self.model.feedback_docs))
+            extra = self._feedback(searcher, parsed, first)
+            if not extra:
+                return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
+            return score_clauses(searcher, [*parsed.clauses, *extra],
+                                 self.builder.field_boosts, self.model, self.postings, limit)
         ranked = Ranked(parsed.query, parsed.own, power=self.model.coord_power,
                         teaser_factor=self.model.teaser_factor)
         # Whoosh's block-quality skipping can drop hits from its top N: score them all.
         results = searcher.search(ranked, limit=limit, terms=False, optimize=False)
         return TopDocs(len(results), [(hit.docnum, float(hit.score or 0.0)) for hit in results])
+
+    def _feedback(self, searcher, parsed: ParsedQuery, first: TopDocs) -> list[Clause]:
+        """Clauses for the words the best first-pass articles share (indexer.feedback), or
+        none: feedback off, nothing found, or a question naming the best article's title."""
+        model = self.model
+        if model.feedback_weight <= 0 or not first.hits:
+            return []
+        hits = first.hits[: model.feedback_docs]
+        texts = [searcher.stored_fields(docnum) for docnum, _ in hits]
+        own = {c.terms[0] for c in parsed.clauses if c.own and len(c.terms) == 1}
+        if is_navigational(analyze(texts[0].get("title", "")), own):
+            return []
+        n_docs = searcher.doc_count_all() or 1
+        docs = [(analyze(f"{f.get('title', '')}\n{f.get('body', '')[:FEEDBACK_CHARS]}"), score)
+                for f, (_, score) in zip(texts, hits, strict=True)]
+        terms = feedback_terms(
+            docs, exclude=set(parsed.terms),
+            doc_share=lambda t: searcher.doc_frequency("body", t) / n_docs,
+            max_share=model.feedback_max_share, limit=model.feedback_terms)
+        return [Clause((term, ), model.feedback_weight * weight, own=False, feedback=True)
+                for term, weight in terms]
 
     def rank(self, query: str, limit: int = 100, correct: bool = True
              ) -> list[tuple[str, float]]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from indexer.analysis import CLITIC_SUFFIX, iter_words, term_for_word
+from indexer.analysis import CLITIC_SUFFIX, TOKEN_PATTERN, iter_words, term_for_word
 
 MAX_CHARS = 300
 MIN_CHARS = 160
@@ -51,12 +51,35 @@ def _marks(text: str, terms: dict[str, float]) -> list[tuple[int, int, str]]:
         # Scan only words that start like a term (a C-speed regex), then confirm each by
         # analysing it: long articles are mostly words no query asked for.
         out = []
-        for match in _prefix_pattern(frozenset(terms)).finditer(text):
+        pattern = _prefix_pattern(frozenset(terms))
+        pos = 0
+        while match := pattern.search(text, pos):
+            start = match.start()
+            if start and text[start - 1] in ".'’" and not _starts_token(text, start):
+                # The "s" of "tendon's" or the "g" of "e.g." belongs to the word before it;
+                # a word may still start inside what this match spans ("allergy's's").
+                pos = start + 1
+                continue
             term = term_for_word(match.group())
             if term in terms:
-                out.append((match.start(), match.end(), term))
+                out.append((start, match.end(), term))
+            pos = match.end()
         return out
     return [(s, e, t) for s, e, t in iter_words(text) if t in terms]
+
+
+def _starts_token(text: str, start: int) -> bool:
+    """True when the analyzer's tokenizer starts a word at `start` (after a dot or an
+    apostrophe it may instead have glued the letters to the word before)."""
+    # No token spans a character outside words, dots and apostrophes: tokenising from the
+    # start of this run gives the same tokens as tokenising the whole text.
+    i = start
+    while i and (text[i - 1].isalnum() or text[i - 1] in "_.'’"):
+        i -= 1
+    for match in TOKEN_PATTERN.finditer(text, i):
+        if match.end() > start:
+            return match.start() == start
+    return False
 
 
 @lru_cache(maxsize=1024)
@@ -65,7 +88,7 @@ def _prefix_pattern(terms: frozenset[str]) -> re.Pattern:
     # letter is dropped from longer stems.
     prefixes = sorted({t[:-1] if len(t) > 3 else t for t in terms}, key=len, reverse=True)
     alternatives = "|".join(re.escape(p) for p in prefixes)
-    return re.compile(r"(?<![\w.])(?:" + alternatives + r")\w*(?:\.?\w+)*" + CLITIC_SUFFIX,
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")\w*(?:\.?\w+)*" + CLITIC_SUFFIX,
                       re.IGNORECASE)
 
 

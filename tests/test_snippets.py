@@ -76,8 +76,10 @@ def test_fast_word_scan_finds_exactly_what_full_analysis_finds():
     words = st.sampled_from(["allergy", "allergies", "Allergic", "tendon", "tendons", "U.S.",
                              "Still's", "can't", "s", "D",
                              "cramping", "the", "a", "x", "happy", "happiness", "e.g.",
-                             "Calcium", "calcium-rich", "re-use", "1990s", "dr.smith"])
-    seps = st.sampled_from([" ", ", ", ". ", "\n", "-", "(", ")", "'"])
+                             "Calcium", "calcium-rich", "re-use", "1990s", "dr.smith", "t",
+                             "'S", "’s"])
+    # Dots and apostrophes glue letters to the word before ("e.g.", "Still's's", "U.S..a").
+    seps = st.sampled_from([" ", ", ", ". ", "\n", "-", "(", ")", "'", "’", "", ".", "'s"])
 
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.tuples(words, seps), max_size=30), st.sets(words, min_size=1))

@@ -478,18 +478,20 @@ def test_article_route_without_an_id_is_a_404_page(client):
 
 
 def test_api_search_returns_the_documented_json_shape(client):
-    """query, total, page, per_page, took_ms, suggestion and results with six fields each."""
+    """query, total, matched, page, per_page, took_ms, suggestion and results with seven
+    fields each."""
     response = client.get("/api/search", query_string={"q": SEED_QUESTION})
     assert response.status_code == 200 and response.mimetype == "application/json"
     data = response.get_json()
-    assert {"query", "total", "page", "per_page", "took_ms", "suggestion", "results"} <= set(data)
-    assert data["query"] == SEED_QUESTION and data["total"] == 1
+    assert {"query", "total", "matched", "page", "per_page", "took_ms", "suggestion",
+            "results"} <= set(data)
+    assert data["query"] == SEED_QUESTION and data["total"] == data["matched"] == 1
     assert data["page"] == 1 and data["per_page"] == 10
     assert isinstance(data["took_ms"], float) and data["took_ms"] >= 0
     assert data["suggestion"] is None
     [hit] = data["results"]
-    assert set(hit) == {"id", "title", "url", "kind", "score", "snippet"}
-    assert hit["id"] == HAMSTRING_ID and hit["kind"] == "article"
+    assert set(hit) == {"id", "title", "url", "kind", "score", "snippet", "related"}
+    assert hit["id"] == HAMSTRING_ID and hit["kind"] == "article" and hit["related"] is False
     assert hit["title"].startswith(HAMSTRING) and hit["score"] > 0
     assert "<mark>tendons</mark>" in hit["snippet"]
 

@@ -170,7 +170,9 @@ def api_search():
     """JSON results: query, total, page, per_page, took_ms, suggestion, results.
 
     Also `corrected` (the results are for `suggestion`, not the words as typed; pass
-    exact=1 to turn that off) and `message` (why there are no results, when there are none).
+    exact=1 to turn that off), `message` (why there are no results, when there are none) and
+    `matched` (how many of `total` the query's words found; the rest, flagged `related`, share
+    the best matches' words instead).
     """
     q = request.args.get("q")
     if q is None:
@@ -194,7 +196,8 @@ def api_search():
     # A page past the last one has no results (whatever page the index fell back to).
     results = data["results"] if page <= result.pages else []
     return jsonify({
-        "query": data["query"], "total": data["total"], "page": page,
+        "query": data["query"], "total": data["total"], "matched": data["matched"],
+        "page": page,
         "per_page": data["per_page"], "took_ms": data["took_ms"],
         "suggestion": data["suggestion"], "corrected": data["corrected"],
         "message": data["message"], "results": results,
