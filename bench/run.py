@@ -10,7 +10,7 @@ Whoosh app, SQLite FTS5, tantivy; see bench/peers_speed.py):
 - in-process queries: p50/p95/p99 of one results page (top 10 with snippets and the total),
   warm, on distinct questions (our result cache off) and on a replayed Zipf log (cache on);
 - HTTP end to end: each engine served by waitress with the same thread count on localhost,
-  driven by a separate bounded load process with 8 and 32 concurrent clients: req/s,
+  driven by a separate bounded load process with 8, 16 and 32 concurrent clients: req/s,
   latency percentiles, errors, server CPU per request, server memory before, during and
   after; ours also with 2 server processes (`healthsearch serve --processes 2`);
 - pyinstrument profiles of our search (at 100k or the largest scale), of a full build (10k
@@ -81,6 +81,7 @@ ISSUE_REFERENCE = {  # the issue's figures on the ~11k real corpus, for orientat
     "tantivy": {"p50_ms": 0.25, "p95_ms": 0.4},
 }
 MB = 2**20
+TARGET_CLIENTS = (16, 32)  # the issue's HTTP targets are for these loads
 HTTP_TIMEOUT = 60.0  # seconds a client waits for one answer before counting an error
 
 
@@ -729,7 +730,7 @@ def targets_for(name: str, docs: int, figures: dict, opts: Options) -> list[dict
     variants = [("http", "")] + [(f"http_p{n}", f", ours with {n} server processes")
                                  for n in opts.ours_processes if n > 1]
     for key, how in variants:
-        for c in opts.clients:
+        for c in (c for c in opts.clients if c in TARGET_CLIENTS):
             ours_rps = _get(ours, f"{key}.c{c}.req_per_s")
             tut_rps = _get(tut, f"http.c{c}.req_per_s")
             ratio = ours_rps / tut_rps if ours_rps is not None and tut_rps else None
@@ -884,7 +885,9 @@ def parse_args(argv: list[str] | None) -> Options:
                     help="time bound per in-process phase [90; quick 15]")
     ap.add_argument("--http-duration", type=float, default=None,
                     help="seconds per HTTP phase [25; quick 6]")
-    ap.add_argument("--clients", default="8,32")
+    ap.add_argument("--clients", default="8,16,32",
+                    help="concurrent HTTP clients per phase [8,16,32; the targets are for 16 "
+                         "and 32]")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--ours-processes", default="2",
                     help="extra HTTP runs of ours with this many server processes (each with "

@@ -23,7 +23,7 @@ from indexer.query import ParsedQuery, QueryBuilder
 from indexer.ranking import Ranked, RankingModel, weighting
 from indexer.scoring import Clause, TopDocs, score_clauses
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
-from indexer.spelling import suggest
+from indexer.spelling import Vocabulary, suggest
 from indexer.store import IndexStore
 from indexer.synonyms import SynonymTable
 
@@ -203,7 +203,8 @@ class SearchEngine:
         A word the index has never seen finds nothing: when its correction finds results,
         those are the answer (the reader can still ask for the words as typed).
         """
-        fixes = suggest(searcher.reader(), parsed.words) if parsed.words and correct else {}
+        fixes = (suggest(searcher.reader(), parsed.words, self._vocabulary)
+                 if parsed.words and correct else {})
         fixed_text = _apply_fixes(parsed.text, fixes) if fixes else None
         if fixed_text is not None:
             fixed = self.builder.build(fixed_text)
@@ -214,6 +215,10 @@ class SearchEngine:
                                   corrected=True)
         top = self._top(searcher, parsed, limit) if not parsed.empty else TopDocs(0, [])
         return Answer(parsed, top, typed=parsed.text, suggestion=fixed_text)
+
+    def _vocabulary(self, segment) -> Vocabulary:
+        # Segments never change: their spelling words are read once (with the postings).
+        return self.postings.column(segment, "spelling", Vocabulary.of_segment)
 
     def _page(self, searcher, answer: Answer, page: int, per_page: int) -> SearchPage:
         parsed = answer.parsed

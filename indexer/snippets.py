@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -41,6 +42,38 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         pos = match.end()
     spans.append((pos, len(text)))
     return [(s, e) for s, e in spans if e > s and text[s:e].strip()]
+
+
+def _sentences_with_marks(text: str, marks: list[tuple[int, int, str]]) -> list[Span]:
+    """The sentences (as `sentence_spans` cuts them) that hold marks, with their marks.
+
+    Only the boundaries are listed, at C speed; sentences are cut out only where marks are,
+    so a long article costs little more than a short one.
+    """
+    starts, ends = [], []
+    for match in _BOUNDARY.finditer(text):
+        starts.append(match.start())
+        ends.append(match.end())
+    spans: list[Span] = []
+    current: list[tuple[int, int, str]] = []
+    index = -1
+    for mark in marks:
+        i = bisect_right(ends, mark[0])  # boundaries wholly before the mark
+        if i != index and current:
+            spans.append(_sentence(text, starts, ends, index, current))
+            current = []
+        index = i
+        current.append(mark)
+    if current:
+        spans.append(_sentence(text, starts, ends, index, current))
+    return spans
+
+
+def _sentence(text: str, starts: list[int], ends: list[int], i: int,
+              marks: list[tuple[int, int, str]]) -> Span:
+    start = ends[i - 1] if i > 0 else 0
+    end = starts[i] if i < len(starts) else len(text)
+    return Span(start, end, tuple(marks))
 
 
 def _marks(text: str, terms: dict[str, float]) -> list[tuple[int, int, str]]:
@@ -117,16 +150,7 @@ def make_snippet(
         in_doc[term] = in_doc.get(term, 0) + 1
     value = {t: terms[t] / (1.0 + math.log(n)) for t, n in in_doc.items()}
 
-    spans = []
-    mi = 0
-    for start, end in sentence_spans(text):
-        inside = []
-        while mi < len(marks) and marks[mi][0] < end:
-            if marks[mi][0] >= start:
-                inside.append(marks[mi])
-            mi += 1
-        if inside:
-            spans.append(Span(start, end, tuple(inside)))
+    spans = _sentences_with_marks(text, marks)
 
     chosen: list[Span] = []
     covered: set[str] = set()
@@ -210,8 +234,12 @@ def _trim(text: str, span: Span, budget: int) -> Span:
 
 
 def _starts_sentence(text: str, pos: int) -> bool:
-    before = text[:pos].rstrip()
-    return not before or before[-1] in ".!?\n" or text[pos - 1] == "\n"
+    if pos and text[pos - 1] == "\n":
+        return True
+    i = pos
+    while i and text[i - 1].isspace():
+        i -= 1
+    return i == 0 or text[i - 1] in ".!?"
 
 
 def _ends_sentence(text: str, pos: int) -> bool:

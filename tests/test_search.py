@@ -194,3 +194,38 @@ def test_every_matching_document_is_counted_and_the_rarer_word_ranks_first(tmp_p
     assert len(engine.search("gout symptoms", page=5, per_page=10).results) == 2
     past_the_end = engine.search("gout symptoms", page=6, per_page=10)
     assert past_the_end.results == [] and past_the_end.total == 42
+
+
+def test_vocabulary_finds_words_within_two_edits_with_the_same_first_letter():
+    from indexer.spelling import Vocabulary
+
+    vocabulary = Vocabulary({("i", 8): ["insomnia", "insuline"], ("i", 9): ["insomniac"],
+                             ("a", 8): ["asomnia"], ("i", 4): ["inso"]})
+    assert set(vocabulary.near("insomina", 1)) == {"insomnia"}  # a swap is one edit
+    assert set(vocabulary.near("insomina", 2)) == {"insomnia", "insomniac"}
+    assert vocabulary.near("xyz", 2) == []
+
+
+def test_corrections_come_from_every_segment(tmp_path):
+    import json
+
+    from indexer.build import index_corpus
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+    from indexer.store import IndexStore
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    store = IndexStore(tmp_path / "ix")
+    (corpus / "a.jsonl").write_text(json.dumps({"id": "a", "title": "Asthma", "text": "Asthma."})
+                                    + "\n")
+    index_corpus([corpus], store)
+    # An incremental run writes a second segment with the only "hamartoma".
+    (corpus / "b.jsonl").write_text(json.dumps({"id": "b", "title": "Renal hamartoma",
+                                                "text": "A hamartoma."}) + "\n")
+    index_corpus([corpus], store)
+    engine = SearchEngine(Settings(index_dir=tmp_path / "ix"))
+    with engine._borrow() as searcher:
+        assert len(list(searcher.reader().leaf_readers())) == 2
+    assert engine.search("hamartomma").suggestion == "hamartoma"
+    assert engine.search("asthmma").suggestion == "asthma"

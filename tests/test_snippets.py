@@ -90,3 +90,28 @@ def test_fast_word_scan_finds_exactly_what_full_analysis_finds():
         assert _marks(text, terms) == slow
 
     check()
+
+
+def test_sentences_holding_marks_are_the_sentences_the_text_is_cut_into():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from indexer.snippets import _marks, _sentences_with_marks, sentence_spans
+
+    pieces = st.sampled_from(["Gout hurts", "tendon", " ", ".", ". ", "!  ", "?\n", "\n\n",
+                              "calcium", "x", "  "])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(pieces, max_size=40))
+    def check(parts):
+        text = "".join(parts)
+        marks = _marks(text, {"gout": 1.0, "tendon": 1.0, "calcium": 1.0})
+        expected = []
+        for start, end in sentence_spans(text):
+            inside = tuple(m for m in marks if start <= m[0] < end)
+            if inside:
+                expected.append((start, end, inside))
+        got = [(s.start, s.end, s.marks) for s in _sentences_with_marks(text, marks)]
+        assert got == expected
+
+    check()
