@@ -141,6 +141,28 @@ def analyze(text: str) -> list[str]:
     return [t.text for t in _ANALYZER(text)]
 
 
+def index_terms(text: str) -> tuple[dict[str, list[int]], set[str]]:
+    """One pass over a text for indexing: each index term with its positions (as the analyzer
+    numbers them: stop words dropped and not counted), and the unstemmed words (for spelling).
+    """
+    postings: dict[str, list[int]] = {}
+    words: set[str] = set()
+    pos = 0
+    for word in TOKEN_PATTERN.findall(text):
+        normal = _normal(word)
+        if normal is None:
+            continue
+        folded, term = normal
+        words.add(folded)
+        positions = postings.get(term)
+        if positions is None:
+            postings[term] = [pos]
+        else:
+            positions.append(pos)
+        pos += 1
+    return postings, words
+
+
 def iter_words(text: str):
     """Yield (start, end, term) for each word in the text that survives analysis."""
     for match in TOKEN_PATTERN.finditer(text):

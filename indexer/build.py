@@ -24,6 +24,7 @@ from indexer.corpus import (
     teasers_to_merge,
 )
 from indexer.store import IndexStore
+from indexer.writing import FastSegmentWriter, install_in_multiprocessing
 
 # Whoosh's memory pool (its own estimate, shared by the writer processes) before it sorts
 # and flushes a run to disk: 10k scale documents, 1 writer: 256 MB -> 1024 MB took build CPU
@@ -311,9 +312,13 @@ def _write(ix, entries: list[Article], deletes: list[str], workers: int,
     progress.phase("indexing", len(entries) + len(deletes))
     guard = _ParentGuard()  # noqa: F841  (registered while it lives: for the writer processes)
     if workers > 1 and len(entries) >= 2 * workers:
-        writer = ix.writer(procs=workers, multisegment=True, limitmb=WRITER_LIMIT_MB // workers)
+        from whoosh.multiproc import MpWriter
+
+        install_in_multiprocessing()
+        writer = MpWriter(ix, procs=workers, multisegment=True,
+                          limitmb=WRITER_LIMIT_MB // workers)
     else:
-        writer = ix.writer(limitmb=WRITER_LIMIT_MB)
+        writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
     try:
         for doc_id in deletes:
             writer.delete_by_term("id", doc_id)

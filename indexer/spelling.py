@@ -103,8 +103,10 @@ def correct_word(reader, word: str, vocabularies: Sequence[Vocabulary] | None = 
                    edit_distance(stem_of(word), stem_of(candidate)))
         if dist > limit:
             continue
-        freq = max(reader.doc_frequency(f, candidate) for f in SPELL_FIELDS
-                   if f in reader.schema)
+        # How many documents use the word's index term (the spelling fields hold each word
+        # once per segment, see indexer.writing).
+        term = stem_of(candidate)
+        freq = max(reader.doc_frequency(f, term) for f in ("title", "body"))
         key = (dist, -freq, candidate)
         if best is None or key < best:
             best = key

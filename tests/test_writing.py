@@ -1,0 +1,113 @@
+"""The faster segment writer writes the index Whoosh's own writer would, with less work."""
+
+from __future__ import annotations
+
+import random
+
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from indexer.schema import build_schema
+from indexer.writing import FastSegmentWriter
+
+WORDS = ("gout tendon cramp calcium insomnia renal gastric tumour fever cough rash asthma "
+         "diabetes insulin migraine nausea vitamin sleep pain swelling").split()
+
+
+def _docs(n: int, seed: int = 1) -> list[dict]:
+    rnd = random.Random(seed)
+    return [{"id": f"d{i}", "title": " ".join(rnd.sample(WORDS, 2)),
+             "body": " ".join(rnd.choice(WORDS) + rnd.choice(["", "s", "ing"])
+                              for _ in range(rnd.randint(5, 60)))} for i in range(n)]
+
+
+def _write(path, writer_class, docs, **kwargs):
+    path.mkdir()
+    ix = whoosh_index.create_in(str(path), build_schema())
+    writer = writer_class(ix, **kwargs)
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+    return ix
+
+
+def _postings(ix, fields=("title", "body")) -> dict:
+    """(field, term) -> [(docnum, positions)], or [docnum] for a spelling field."""
+    with ix.reader() as reader:
+        return {(f, t): (list(reader.postings(f, t).all_ids()) if f.startswith("spell_")
+                         else list(reader.postings(f, t).items_as("positions")))
+                for f in fields for t in reader.lexicon(f)}
+
+
+def test_the_index_equals_whooshs_own(tmp_path):
+    docs = _docs(300)
+    ours = _write(tmp_path / "ours", FastSegmentWriter, docs)
+    theirs = _write(tmp_path / "theirs", SegmentWriter, docs)
+    assert _postings(ours) == _postings(theirs)
+    with ours.reader() as a, theirs.reader() as b:
+        for field in ("spell_body", "spell_title"):
+            assert set(a.lexicon(field)) == set(b.lexicon(field))
+
+
+def test_each_spelling_word_is_posted_once_per_segment_on_its_first_document(tmp_path):
+    docs = [{"id": "a", "title": "Gout", "body": "gout and cramps"},
+            {"id": "b", "title": "Cramp", "body": "cramps again, and gout"}]
+    ix = _write(tmp_path / "ix", FastSegmentWriter, docs)
+    with ix.reader() as reader:
+        assert list(reader.postings("spell_body", "cramps").all_ids()) == [0]
+        assert list(reader.postings("spell_body", "again").all_ids()) == [1]
+        assert list(reader.postings("spell_title", "cramp").all_ids()) == [1]
+
+
+def test_a_spilled_pool_writes_the_same_index(tmp_path):
+    docs = _docs(400, seed=2)
+    # A pool of 1 MB spills many runs to disk, merged back at commit.
+    spilled = _write(tmp_path / "spilled", FastSegmentWriter, docs, limitmb=1)
+    in_memory = _write(tmp_path / "memory", FastSegmentWriter, docs, limitmb=512)
+    assert _postings(spilled, ("title", "body", "spell_body")) == _postings(
+        in_memory, ("title", "body", "spell_body"))
+
+
+def test_the_vocabulary_survives_deleting_the_first_document_and_merging(tmp_path):
+    docs = [{"id": "first", "title": "Note", "body": "insomnia"},
+            {"id": "second", "title": "Note", "body": "insomnia and asthma"}]
+    ix = _write(tmp_path / "ix", FastSegmentWriter, docs)
+    writer = FastSegmentWriter(ix)
+    writer.delete_by_term("id", "first")
+    writer.add_document(id="third", title="Note", body="fever")
+    writer.commit(optimize=True)  # one segment: the old one merged without its first document
+    with ix.reader() as reader:
+        assert {b"insomnia", b"asthma", b"fever"} <= set(reader.lexicon("spell_body"))
+
+
+def test_one_pass_text_field_indexes_as_whooshs_text_field_does():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from whoosh.fields import TEXT
+
+    from indexer.analysis import build_analyzer
+    from indexer.schema import HealthText
+
+    ours = HealthText(analyzer=build_analyzer(), stored=True, spelling=True)
+    theirs = TEXT(analyzer=build_analyzer(), stored=True, spelling=True)
+    words = st.sampled_from(["Gout", "gout", "the", "tendons", "tendon", "Still's", "can't",
+                             "U.S.", "x", "café", "Sjögren", "2", "and", "of", "re-use"])
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.tuples(words, st.sampled_from([" ", ". ", ", ", "\n", "-"])),
+                    max_size=40))
+    def check(parts):
+        text = "".join(w + s for w, s in parts)
+        assert sorted(ours.index(text)) == sorted(theirs.index(text))
+        assert list(ours.spellable_words(text)) == list(theirs.spellable_words(text))
+
+    check()
+
+
+def test_positions_are_encoded_as_whoosh_encodes_them():
+    from whoosh.formats import Positions
+
+    from indexer.schema import encode_positions
+
+    for positions in ([0], [3], [0, 1, 2], [5, 9, 200, 70000]):
+        assert encode_positions(positions) == Positions().encode(positions)
