@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pickle import dumps
 
 from whoosh import columns
@@ -50,8 +51,16 @@ class HealthText(TEXT):
 
 def encode_positions(positions: list[int]) -> bytes:
     """Whoosh's Positions encoding (a count, then the pickled gaps), without its loop."""
+    if len(positions) == 1:
+        return _single_position(positions[0])
     gaps = [b - a for a, b in zip([0, *positions], positions, strict=False)]
     return pack_uint(len(gaps)) + dumps(gaps, 2)
+
+
+@lru_cache(maxsize=65536)
+def _single_position(position: int) -> bytes:
+    # Most words of an article occur once: their encodings repeat from article to article.
+    return pack_uint(1) + dumps([position], 2)
 
 
 def build_schema() -> Schema:

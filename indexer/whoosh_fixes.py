@@ -37,14 +37,8 @@ def _install() -> None:
     def doc_field_length(self, docnum, fieldname, default=0):
         # Whoosh reads the length column through a seek and a read for every posting it
         # writes at commit (a tenth of build time); decode the column once per field.
-        lengths = self.__dict__.setdefault("_healthsearch_lengths", {})
-        column = lengths.get(fieldname)
+        column = field_length_column(self, fieldname)
         if column is None:
-            reader = self._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
-            column = lengths[fieldname] = (
-                False if reader is None
-                else [byte_to_length(b) if b else None for b in reader])
-        if column is False:
             return default
         if docnum > self._doccount:
             raise IndexError(f"Asked for docnum {docnum!r} of {self._doccount}")
@@ -53,6 +47,19 @@ def _install() -> None:
     reader_class._cached_reader = _cached_reader
     reader_class.doc_field_length = doc_field_length
     reader_class._healthsearch_fixed = True
+
+
+def field_length_column(perdoc_reader, fieldname: str) -> list[int | None] | None:
+    """Every document's length in a field of a segment being written or read (None where
+    Whoosh keeps none), decoded once per reader; None when the field has no lengths."""
+    lengths = perdoc_reader.__dict__.setdefault("_healthsearch_lengths", {})
+    column = lengths.get(fieldname)
+    if column is None:
+        reader = perdoc_reader._cached_reader(whoosh3._lenfield(fieldname),
+                                              whoosh3.LENGTHS_COLUMN)
+        column = lengths[fieldname] = (
+            False if reader is None else [byte_to_length(b) if b else None for b in reader])
+    return column or None
 
 
 class _ViewFile:

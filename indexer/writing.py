@@ -11,7 +11,8 @@ spent its time in three places this module changes:
 - The external sort. Whoosh pickles each posting on its own when its pool spills to disk and
   unpickles it again to merge: nearly half of a large build. Runs are marshalled here in
   blocks of many postings.
-- Bookkeeping on every posting (type assertions, a size estimate from eight terms).
+- Bookkeeping on every posting: type assertions, a size estimate from eight terms, and four
+  method calls to put each posting in its block when the segment is written.
 
 The segment format is Whoosh's own (the version is pinned): any Whoosh reader opens it.
 """
@@ -19,10 +20,15 @@ The segment format is Whoosh's own (the version is pinned): any Whoosh reader op
 from __future__ import annotations
 
 import marshal
-from itertools import islice
+from functools import partial
+from itertools import groupby, islice
+from operator import itemgetter
 
+from whoosh.codec.whoosh3 import W3FieldWriter
 from whoosh.system import pack_uint
 from whoosh.writing import PostingPool, SegmentWriter
+
+from indexer.whoosh_fixes import field_length_column
 
 SPELLING_FIELDS = frozenset({"spell_title", "spell_body"})
 # Postings per marshalled block of a spilled run: large enough that marshal runs at C speed,
@@ -31,6 +37,7 @@ RUN_BLOCK = 20_000
 # Whoosh's own estimate of a posting's memory, without the variable parts.
 POSTING_OVERHEAD = 150
 ONE = pack_uint(1)
+_FIELD_AND_TERM = itemgetter(0, 1)
 
 
 class FastPostingPool(PostingPool):
@@ -84,6 +91,51 @@ class FastPostingPool(PostingPool):
             self._remove_run(path)
 
 
+def add_postings(fieldwriter, schema, lengths, items) -> None:
+    """Whoosh's FieldWriter.add_postings for its W3 codec, a term at a time.
+
+    Whoosh hands each posting through four method calls and type checks into the block
+    buffer; here a term's postings go in by the block, with the same block boundaries and
+    block statistics, so the files are byte for byte the same. `items` come sorted from the
+    pool.
+    """
+    current = None
+    column = None
+    for (fieldname, btext), group in groupby(items, key=_FIELD_AND_TERM):
+        if fieldname != current:
+            if current is not None:
+                fieldwriter.finish_field()
+            fieldwriter.start_field(fieldname, schema[fieldname])
+            current = fieldname
+            column = field_length_column(lengths, fieldname) if lengths else None
+        fieldwriter.start_term(btext)
+        _add_term_postings(fieldwriter._postwriter, list(group), column)
+        fieldwriter.finish_term()
+    if current is not None:
+        fieldwriter.finish_field()
+
+
+def _add_term_postings(postwriter, postings: list[tuple], column) -> None:
+    limit = postwriter._blocklimit
+    for start in range(0, len(postings), limit):
+        chunk = postings[start:start + limit]
+        if len(postwriter._ids) >= limit:
+            postwriter._write_block()
+        docs = [p[2] for p in chunk]
+        weights = [p[3] for p in chunk]
+        postwriter._ids.extend(docs)
+        postwriter._weights.extend(weights)
+        postwriter._maxweight = max(postwriter._maxweight, max(weights))
+        postwriter._values.extend([p[4] for p in chunk if p[4]])
+        if column is not None:
+            found = [n for n in (column[d] for d in docs) if n]
+            if found:
+                low = min(found)
+                if postwriter._minlength is None or low < postwriter._minlength:
+                    postwriter._minlength = low
+                postwriter._maxlength = max(postwriter._maxlength, max(found))
+
+
 class FastSegmentWriter(SegmentWriter):
     """Whoosh's SegmentWriter with a FastPostingPool.
 
@@ -95,6 +147,8 @@ class FastSegmentWriter(SegmentWriter):
     def __init__(self, ix, *args, limitmb: int = 128, **kwargs) -> None:
         SegmentWriter.__init__(self, ix, *args, limitmb=limitmb, **kwargs)
         self.pool = FastPostingPool(self._tempstorage, self.newsegment, limitmb=limitmb)
+        if isinstance(self.fieldwriter, W3FieldWriter):
+            self.fieldwriter.add_postings = partial(add_postings, self.fieldwriter)
 
     def add_document(self, **fields) -> None:
         """Add one document (see Whoosh's SegmentWriter.add_document)."""
