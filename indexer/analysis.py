@@ -137,8 +137,14 @@ def term_for_word(word: str) -> str | None:
 
 
 def analyze(text: str) -> list[str]:
-    """The index terms of a text, in order (stop words dropped)."""
-    return [t.text for t in _ANALYZER(text)]
+    """The index terms of a text, in order (stop words dropped): what the analyzer gives,
+    without a token object per word."""
+    out = []
+    for word in TOKEN_PATTERN.findall(text):
+        normal = _normal(word)
+        if normal is not None:
+            out.append(normal[1])
+    return out
 
 
 def index_terms(text: str) -> tuple[dict[str, list[int]], set[str]]:
@@ -171,4 +177,3 @@ def iter_words(text: str):
             yield match.start(), match.end(), term
 
 
-_ANALYZER = build_analyzer()

@@ -55,35 +55,119 @@ class TopDocs:
 def score_clauses(searcher, clauses: Sequence[Clause], field_boosts: Mapping[str, float],
                   model: RankingModel, cache: PostingsCache, limit: int) -> TopDocs:
     """Rank every document of `searcher`'s index for `clauses`; return the top `limit`."""
-    own_terms = list(dict.fromkeys(c.terms[0] for c in clauses if c.own and len(c.terms) == 1))
-    coord_weights = _coordination_weights(searcher, own_terms, model)
-    all_scores, all_related, offsets = [], [], []
-    total = matched = 0
-    for reader_searcher, offset in searcher.leaf_searchers():
-        scores, hit, related = _score_segment(searcher, reader_searcher, clauses, field_boosts,
-                                              model, cache, coord_weights)
-        total += int(np.count_nonzero(hit))
-        matched += int(np.count_nonzero(hit & ~related))
-        scores[~hit] = -np.inf
-        all_scores.append(scores)
-        all_related.append(related)
-        offsets.append(offset)
-    if not all_scores or total == 0 or limit <= 0:
-        return TopDocs(total, [], matched=matched)
-    scores = np.concatenate(all_scores) if len(all_scores) > 1 else all_scores[0]
-    related = np.concatenate(all_related) if len(all_related) > 1 else all_related[0]
-    docnums = np.concatenate([np.arange(len(s)) + o
-                              for s, o in zip(all_scores, offsets, strict=True)])
-    k = min(limit, total)
-    # The k best; among equal scores at the cut the first in index order, so that a page
-    # and the next never share or skip a document.
-    kth = -np.partition(-scores, k - 1)[k - 1]
-    above = np.flatnonzero(scores > kth)
-    top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
-    # Best score first; equal scores in index order, as Whoosh's collector breaks ties.
-    best = top[np.lexsort((docnums[top], -scores[top]))]
-    return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in best],
-                   frozenset(int(docnums[i]) for i in best if related[i]), matched)
+    return QuestionScores(searcher, clauses, field_boosts, model, cache).top(limit)
+
+
+@dataclass
+class _SegmentScores:
+    leaf: object
+    offset: int
+    sums: np.ndarray  # the clauses' weighted BM25, before coordination and the teaser factor
+    factor: np.ndarray | None  # coordination times the teaser factor (None: all 1)
+    hit: np.ndarray  # found by the reader's words or their expansions
+    by_feedback: np.ndarray  # found by feedback words
+    live: np.ndarray | None  # None: no deletions
+
+
+class QuestionScores:
+    """A plain question scored over every document of an index, kept so that words the engine
+    adds (feedback) are scored on top without scoring the question again.
+
+    A document's score is coordination x teaser factor x the sum of its clauses' weights; the
+    factors depend only on the reader's words, so added clauses only add to the sums.
+    """
+
+    def __init__(self, searcher, clauses: Sequence[Clause], field_boosts: Mapping[str, float],
+                 model: RankingModel, cache: PostingsCache) -> None:
+        self.searcher, self.field_boosts, self.model, self.cache = (
+            searcher, field_boosts, model, cache)
+        own_terms = list(dict.fromkeys(c.terms[0] for c in clauses
+                                       if c.own and len(c.terms) == 1))
+        coord_weights = _coordination_weights(searcher, own_terms, model)
+        self.segments = [self._score_segment(leaf, offset, clauses, coord_weights)
+                         for leaf, offset in searcher.leaf_searchers()]
+
+    def add(self, clauses: Sequence[Clause]) -> None:
+        """Score more clauses into the documents' sums; they must not count for
+        coordination (the engine's own words: not the reader's, covering none of them)."""
+        assert all(not c.own and not c.covers for c in clauses)
+        for seg in self.segments:
+            reader = seg.leaf.reader()
+            for clause in clauses:
+                found = seg.by_feedback if clause.feedback else seg.hit
+                self._add_clause(seg.leaf, reader, clause, seg.sums, found, None)
+
+    def top(self, limit: int) -> TopDocs:
+        """The best `limit` documents, how many matched, and which only through feedback."""
+        all_scores, all_related, offsets = [], [], []
+        total = matched = 0
+        for seg in self.segments:
+            scores = seg.sums * seg.factor if seg.factor is not None else seg.sums.copy()
+            related = seg.by_feedback & ~seg.hit
+            hit = seg.hit | seg.by_feedback
+            if seg.live is not None:
+                hit &= seg.live
+            total += int(np.count_nonzero(hit))
+            matched += int(np.count_nonzero(hit & ~related))
+            scores[~hit] = -np.inf
+            all_scores.append(scores)
+            all_related.append(related)
+            offsets.append(seg.offset)
+        if not all_scores or total == 0 or limit <= 0:
+            return TopDocs(total, [], matched=matched)
+        scores = np.concatenate(all_scores) if len(all_scores) > 1 else all_scores[0]
+        related = np.concatenate(all_related) if len(all_related) > 1 else all_related[0]
+        docnums = np.concatenate([np.arange(len(s)) + o
+                                  for s, o in zip(all_scores, offsets, strict=True)])
+        k = min(limit, total)
+        # The k best; among equal scores at the cut the first in index order, so that a page
+        # and the next never share or skip a document.
+        kth = -np.partition(-scores, k - 1)[k - 1]
+        above = np.flatnonzero(scores > kth)
+        top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+        # Best score first; equal scores in index order, as Whoosh's collector breaks ties.
+        best = top[np.lexsort((docnums[top], -scores[top]))]
+        return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in best],
+                       frozenset(int(docnums[i]) for i in best if related[i]), matched)
+
+    def _score_segment(self, leaf, offset: int, clauses, coord_weights) -> _SegmentScores:
+        model, cache = self.model, self.cache
+        reader = leaf.reader()
+        n = reader.doc_count_all()
+        sums = np.zeros(n, dtype=np.float64)
+        hit = np.zeros(n, dtype=bool)
+        by_feedback = np.zeros(n, dtype=bool)
+        # Per reader's word: which documents match it (or an expansion standing for it).
+        matched: dict[str, np.ndarray] = {}
+        for clause in clauses:
+            counted = [t for t in (clause.terms[:1] if clause.own else clause.covers)
+                       if coord_weights and t in coord_weights]
+            in_term = np.zeros(n, dtype=bool) if counted else None
+            self._add_clause(leaf, reader, clause, sums,
+                             by_feedback if clause.feedback else hit, in_term)
+            for t in counted:
+                matched[t] = in_term | matched[t] if t in matched else in_term
+        factor = None
+        if coord_weights:
+            share = np.zeros(n, dtype=np.float64)
+            for t, mask in matched.items():
+                share += mask * coord_weights[t]
+            factor = coordination_factors(share, sum(coord_weights.values()),
+                                          model.coord_power)
+        if model.teaser_factor != 1.0:
+            teasers = cache.column(reader, "teaser",
+                                   lambda r: column_equals(r, "kind", "teaser"))
+            if teasers.any():
+                factor = np.ones(n, dtype=np.float64) if factor is None else factor
+                factor[teasers] *= model.teaser_factor
+        return _SegmentScores(leaf, offset, sums, factor, hit, by_feedback, live_mask(reader))
+
+    def _add_clause(self, leaf, reader, clause: Clause, sums, found, in_term) -> None:
+        if len(clause.terms) > 1:
+            _add_phrase(leaf, clause, self.field_boosts, sums, found, in_term)
+        else:
+            _add_term(self.searcher, reader, clause, self.field_boosts, self.model, self.cache,
+                      sums, found, in_term)
 
 
 def _coordination_weights(searcher, own_terms: list[str], model: RankingModel
@@ -93,42 +177,6 @@ def _coordination_weights(searcher, own_terms: list[str], model: RankingModel
     if model.coord_by_idf:
         return {t: searcher.idf("body", t) for t in own_terms}
     return {t: 1.0 for t in own_terms}
-
-
-def _score_segment(top_searcher, leaf, clauses, field_boosts, model, cache, coord_weights):
-    reader = leaf.reader()
-    n = reader.doc_count_all()
-    scores = np.zeros(n, dtype=np.float64)
-    hit = np.zeros(n, dtype=bool)
-    by_feedback = np.zeros(n, dtype=bool)
-    # Per reader's word: which documents match it (or an expansion standing for it).
-    matched: dict[str, np.ndarray] = {}
-    for clause in clauses:
-        counted = [t for t in (clause.terms[:1] if clause.own else clause.covers)
-                   if coord_weights and t in coord_weights]
-        in_term = np.zeros(n, dtype=bool) if counted else None
-        found = by_feedback if clause.feedback else hit
-        if len(clause.terms) > 1:
-            _add_phrase(leaf, clause, field_boosts, scores, found, in_term)
-        else:
-            _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, found,
-                      in_term)
-        for t in counted:
-            matched[t] = in_term | matched[t] if t in matched else in_term
-    if coord_weights:
-        share = np.zeros(n, dtype=np.float64)
-        for t, mask in matched.items():
-            share += mask * coord_weights[t]
-        scores *= coordination_factors(share, sum(coord_weights.values()), model.coord_power)
-    if model.teaser_factor != 1.0:
-        teasers = cache.column(reader, "teaser", lambda r: column_equals(r, "kind", "teaser"))
-        scores[teasers] *= model.teaser_factor
-    related = by_feedback & ~hit
-    hit |= by_feedback
-    live = live_mask(reader)
-    if live is not None:
-        hit &= live
-    return scores, hit, related
 
 
 def _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, hit, in_term):

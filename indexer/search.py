@@ -21,7 +21,7 @@ from indexer.feedback import feedback_terms, is_navigational
 from indexer.postings import PostingsCache
 from indexer.query import ParsedQuery, QueryBuilder
 from indexer.ranking import Ranked, RankingModel, weighting
-from indexer.scoring import Clause, TopDocs, score_clauses
+from indexer.scoring import Clause, QuestionScores, TopDocs
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
 from indexer.spelling import Vocabulary, suggest
 from indexer.store import IndexStore
@@ -249,14 +249,14 @@ class SearchEngine:
         arrays (and widened by feedback), search syntax through Whoosh's matchers (same
         ranking model)."""
         if parsed.clauses:
-            first = score_clauses(searcher, parsed.clauses, self.builder.field_boosts,
-                                  self.model, self.postings,
-                                  max(limit, self.model.feedback_docs))
+            scores = QuestionScores(searcher, parsed.clauses, self.builder.field_boosts,
+                                    self.model, self.postings)
+            first = scores.top(max(limit, self.model.feedback_docs))
             extra = self._feedback(searcher, parsed, first)
             if not extra:
                 return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
-            return score_clauses(searcher, [*parsed.clauses, *extra],
-                                 self.builder.field_boosts, self.model, self.postings, limit)
+            scores.add(extra)
+            return scores.top(limit)
         ranked = Ranked(parsed.query, parsed.own, power=self.model.coord_power,
                         teaser_factor=self.model.teaser_factor)
         # Whoosh's block-quality skipping can drop hits from its top N: score them all.

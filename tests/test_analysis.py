@@ -31,3 +31,20 @@ def test_teaser_fragment_is_not_indexed():
     text = "Gastric cancer refers to a malignant tumor that o..."
     assert "o" not in analyze(strip_teaser_fragment(text))
     assert analyze(strip_teaser_fragment(text))[-1] == "tumor"
+
+
+def test_analyze_gives_what_the_whoosh_analyzer_gives():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from indexer.analysis import build_analyzer
+
+    analyzer = build_analyzer()
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet=st.sampled_from(list("aeiostnrD2é'’. -\n")) | st.characters(),
+                   max_size=80))
+    def check(text):
+        assert analyze(text) == [t.text for t in analyzer(text)]
+
+    check()

@@ -216,3 +216,24 @@ def test_missing_a_common_word_costs_less_than_missing_a_rare_one(tmp_path):
     # with the word that says most about the question comes first; by count it would not.
     assert by_idf.rank("hamartoma kidney symptoms")[0][0] == "rare"
     assert by_count.rank("hamartoma kidney symptoms")[0][0] == "common"
+
+
+@pytest.mark.parametrize("text", QUERIES[:-1])
+def test_feedback_words_scored_on_top_rank_as_scoring_everything_again(segmented_index, text):
+    from indexer.scoring import Clause, QuestionScores
+
+    builder, model = QueryBuilder(), RankingModel()
+    extra = [Clause(("cramp",), 0.3, own=False, feedback=True),
+             Clause(("nausea",), 0.1, own=False, feedback=True)]
+    with IndexStore(segmented_index).open().searcher() as searcher:
+        parsed = builder.build(text)
+        scores = QuestionScores(searcher, parsed.clauses, builder.field_boosts, model,
+                                PostingsCache(1 << 20))
+        scores.add(extra)
+        got = scores.top(60)
+        expected = score_clauses(searcher, [*parsed.clauses, *extra], builder.field_boosts,
+                                 model, PostingsCache(1 << 20), 60)
+    assert (got.total, got.matched, got.related) == (
+        expected.total, expected.matched, expected.related)
+    assert [d for d, _ in got.hits] == [d for d, _ in expected.hits]
+    assert [s for _, s in got.hits] == pytest.approx([s for _, s in expected.hits], rel=1e-12)
