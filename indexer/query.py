@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 
 from whoosh import query as q
@@ -121,7 +122,8 @@ class QueryBuilder:
         if not text:
             parsed.message = "Type a few words to search."
             return parsed
-        terms = _distinct(analyze(text))[:MAX_TERMS]
+        analysed = analyze(text)
+        terms = _distinct(analysed)[:MAX_TERMS]
         parsed.terms = {t: 1.0 for t in terms}
         base: q.Query | None = None
         negatives: list[q.Query] = []
@@ -136,8 +138,11 @@ class QueryBuilder:
             if base is not None:
                 parsed.terms = {t: 1.0 for t in _positive_terms(base)}
         if base is None:
-            base = self._plain(terms)
-            parsed.clauses = [Clause((t,)) for t in terms]
+            # A word the reader repeats weighs more, as in BM25 (query term frequency):
+            # long questions repeat what they are about ("Noonan syndrome ... Noonan").
+            counts = Counter(analysed)
+            base = self._plain(terms, counts)
+            parsed.clauses = [Clause((t,), float(counts[t])) for t in terms]
         if base is None:
             parsed.message = (
                 "Those words are too common to search on: try a more specific word."
@@ -168,10 +173,10 @@ class QueryBuilder:
         parsed.query = combined
         return parsed
 
-    def _plain(self, terms: list[str]) -> q.Query | None:
+    def _plain(self, terms: list[str], counts: Counter) -> q.Query | None:
         if not terms:
             return None
-        return q.Or([self._term_clause(t) for t in terms])
+        return q.Or([self._term_clause(t, float(counts[t])) for t in terms])
 
     def _parse_syntax(self, text: str) -> q.Query | None:
         cleaned = _balance(_NOT_SYNTAX.sub(" ", text))

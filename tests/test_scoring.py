@@ -237,3 +237,9 @@ def test_feedback_words_scored_on_top_rank_as_scoring_everything_again(segmented
         expected.total, expected.matched, expected.related)
     assert [d for d, _ in got.hits] == [d for d, _ in expected.hits]
     assert [s for _, s in got.hits] == pytest.approx([s for _, s in expected.hits], rel=1e-12)
+
+
+def test_a_word_the_reader_repeats_weighs_more():
+    parsed = QueryBuilder().build("Noonan syndrome. What is known of Noonan syndrome and kidneys?")
+    weights = {c.terms[0]: c.weight for c in parsed.clauses if c.own}
+    assert weights["noonan"] == weights["syndrome"] == 2.0 and weights["kidnei"] == 1.0
