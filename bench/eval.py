@@ -347,6 +347,7 @@ TUNE_GRID: dict[str, list] = {
     "coord_max_terms": [4, 6, 8, 12, 1000],
     "feedback_weight": [0.0, 0.15, 0.3, 0.5],
     "feedback_max_share": [0.05, 0.1, 0.2],
+    "aspect_weight": [1.0, 0.7, 0.5, 0.3, 0.15],
 }
 TUNE_MEDQUAD_COARSE = 500  # MedQuAD tune questions per coarse step (all 2,000 to confirm)
 TUNE_ROUNDS = 2
@@ -365,7 +366,8 @@ def engine_defaults() -> dict:
             "expansion_weight": query.EXPANSION_WEIGHT,
             "coord_by_idf": ranking.COORD_BY_IDF, "coord_max_terms": ranking.COORD_MAX_TERMS,
             "feedback_weight": ranking.FEEDBACK_WEIGHT,
-            "feedback_max_share": ranking.FEEDBACK_MAX_SHARE}
+            "feedback_max_share": ranking.FEEDBACK_MAX_SHARE,
+            "aspect_weight": query.ASPECT_WEIGHT}
 
 
 _SYNONYMS: dict[str, object] = {}
@@ -394,7 +396,8 @@ def variant_factory(config: Mapping):
     def make(index_dir: Path):
         builder = QueryBuilder(synonym_table(config["synonyms"]),
                                title_boost=config["title_boost"],
-                               expansion_weight=config["expansion_weight"])
+                               expansion_weight=config["expansion_weight"],
+                               aspect_weight=config.get("aspect_weight", 1.0))
         model = RankingModel(b=config["b"], k1=config["k1"], title_b=config["title_b"],
                              coord_power=config["coord_power"],
                              coord_by_idf=config.get("coord_by_idf", False),

@@ -21,6 +21,15 @@ MAX_QUERY_CHARS = 500
 MAX_TERMS = 48
 TITLE_BOOST = 2.0
 EXPANSION_WEIGHT = 0.4
+# Words that frame a health question rather than name its subject ("what are the symptoms of
+# gout", "how many people are affected by ...", "what research is being done for ..."): the
+# subject decides which article answers, so they weigh this much of a subject word, in the
+# score and in coordination. Chosen on NFCorpus dev and MedQuAD tune (bench/eval.py).
+ASPECT_WEIGHT = 0.3
+ASPECT_WORDS = frozenset(analyze(
+    "symptoms signs causes caused treatment treatments treat diagnose diagnosis diagnosed "
+    "outlook prognosis prevent prevention risk complications stages inherited inheritance "
+    "genetic changes research clinical trials information people many affected"))
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _SYNTAX = re.compile(
@@ -92,10 +101,12 @@ class QueryBuilder:
     """Turns text into a ParsedQuery. Built once; safe to share between threads."""
 
     def __init__(self, synonyms: SynonymTable | None = None, schema: Schema | None = None,
-                 title_boost: float = TITLE_BOOST, expansion_weight: float = EXPANSION_WEIGHT):
+                 title_boost: float = TITLE_BOOST, expansion_weight: float = EXPANSION_WEIGHT,
+                 aspect_weight: float = ASPECT_WEIGHT):
         self.synonyms = synonyms
         self.title_boost = title_boost
         self.expansion_weight = expansion_weight
+        self.aspect_weight = aspect_weight
         schema = schema or build_schema()
         # The parser sees only the fields a reader may name, so "Re:" or "Beans:" stay text.
         self._parser_schema = Schema(**{name: schema[name] for name in QUERY_FIELDS})
@@ -141,8 +152,10 @@ class QueryBuilder:
             # A word the reader repeats weighs more, as in BM25 (query term frequency):
             # long questions repeat what they are about ("Noonan syndrome ... Noonan").
             counts = Counter(analysed)
-            base = self._plain(terms, counts)
-            parsed.clauses = [Clause((t,), float(counts[t])) for t in terms]
+            weights = {t: counts[t] * (self.aspect_weight if t in ASPECT_WORDS else 1.0)
+                       for t in terms}
+            base = self._plain(weights)
+            parsed.clauses = [Clause((t,), w) for t, w in weights.items()]
         if base is None:
             parsed.message = (
                 "Those words are too common to search on: try a more specific word."
@@ -173,10 +186,10 @@ class QueryBuilder:
         parsed.query = combined
         return parsed
 
-    def _plain(self, terms: list[str], counts: Counter) -> q.Query | None:
-        if not terms:
+    def _plain(self, weights: dict[str, float]) -> q.Query | None:
+        if not weights:
             return None
-        return q.Or([self._term_clause(t, float(counts[t])) for t in terms])
+        return q.Or([self._term_clause(t, w) for t, w in weights.items()])
 
     def _parse_syntax(self, text: str) -> q.Query | None:
         cleaned = _balance(_NOT_SYNTAX.sub(" ", text))

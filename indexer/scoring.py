@@ -81,9 +81,8 @@ class QuestionScores:
                  model: RankingModel, cache: PostingsCache) -> None:
         self.searcher, self.field_boosts, self.model, self.cache = (
             searcher, field_boosts, model, cache)
-        own_terms = list(dict.fromkeys(c.terms[0] for c in clauses
-                                       if c.own and len(c.terms) == 1))
-        coord_weights = _coordination_weights(searcher, own_terms, model)
+        own = {c.terms[0]: c.weight for c in clauses if c.own and len(c.terms) == 1}
+        coord_weights = _coordination_weights(searcher, own, model)
         self.segments = [self._score_segment(leaf, offset, clauses, coord_weights)
                          for leaf, offset in searcher.leaf_searchers()]
 
@@ -170,13 +169,16 @@ class QuestionScores:
                       sums, found, in_term)
 
 
-def _coordination_weights(searcher, own_terms: list[str], model: RankingModel
+def _coordination_weights(searcher, own: Mapping[str, float], model: RankingModel
                           ) -> dict[str, float] | None:
-    if len(own_terms) <= 1 or not model.coord_power or len(own_terms) > model.coord_max_terms:
+    """How much each of the reader's words counts in coordination: its idf (or 1), times its
+    weight in the question when that is below 1 (a word framing the question counts less; a
+    repeated word counts once)."""
+    if len(own) <= 1 or not model.coord_power or len(own) > model.coord_max_terms:
         return None
     if model.coord_by_idf:
-        return {t: searcher.idf("body", t) for t in own_terms}
-    return {t: 1.0 for t in own_terms}
+        return {t: searcher.idf("body", t) * min(1.0, w) for t, w in own.items()}
+    return {t: min(1.0, w) for t, w in own.items()}
 
 
 def _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, hit, in_term):

@@ -206,16 +206,16 @@ def test_a_medical_word_counts_for_the_lay_word_it_stands_for(tmp_path):
 
 def test_missing_a_common_word_costs_less_than_missing_a_rare_one(tmp_path):
     docs = [{"id": "rare", "title": "Note", "text": "Hamartoma found."},
-            {"id": "common", "title": "Note", "text": "Kidney symptoms noted."}]
+            {"id": "common", "title": "Note", "text": "Kidney swelling noted."}]
     docs += [{"id": f"k{i}", "title": "Note", "text": "Kidney notes."} for i in range(9)]
-    docs += [{"id": f"s{i}", "title": "Note", "text": "Symptoms listed."} for i in range(29)]
+    docs += [{"id": f"s{i}", "title": "Note", "text": "Swelling listed."} for i in range(29)]
     assert RankingModel().coord_by_idf
     by_idf = _engine_over(tmp_path / "idf", docs)
     by_count = _engine_over(tmp_path / "count", docs, coord_by_idf=False)
     # "rare" lacks two common words, "common" lacks the one rare word: by idf, the document
     # with the word that says most about the question comes first; by count it would not.
-    assert by_idf.rank("hamartoma kidney symptoms")[0][0] == "rare"
-    assert by_count.rank("hamartoma kidney symptoms")[0][0] == "common"
+    assert by_idf.rank("hamartoma kidney swelling")[0][0] == "rare"
+    assert by_count.rank("hamartoma kidney swelling")[0][0] == "common"
 
 
 @pytest.mark.parametrize("text", QUERIES[:-1])
@@ -243,3 +243,20 @@ def test_a_word_the_reader_repeats_weighs_more():
     parsed = QueryBuilder().build("Noonan syndrome. What is known of Noonan syndrome and kidneys?")
     weights = {c.terms[0]: c.weight for c in parsed.clauses if c.own}
     assert weights["noonan"] == weights["syndrome"] == 2.0 and weights["kidnei"] == 1.0
+
+
+def test_the_subject_of_a_question_outweighs_the_words_framing_it(tmp_path):
+    docs = [{"id": "trials", "title": "Clinical trials",
+             "text": "Research in clinical trials, and how trials work."},
+            {"id": "gout", "title": "Gout",
+             "text": "Gout is a form of arthritis. Research on gout continues."}]
+    docs += [{"id": f"n{i}", "title": f"Note {i}", "text": "Research notes."}
+             for i in range(20)]
+    engine = _engine_over(tmp_path, docs)
+    question = "What research (or clinical trials) is being done for gout?"
+    weights = {c.terms[0]: c.weight for c in engine.builder.build(question).clauses if c.own}
+    assert weights["gout"] == 1.0 and weights["research"] < 1.0 and weights["trial"] < 1.0
+    assert engine.rank(question)[0][0] == "gout"
+    # Weighed like the subject, the framing words would pick the general article.
+    engine.builder = QueryBuilder(aspect_weight=1.0)
+    assert engine.rank(question)[0][0] == "trials"
