@@ -348,6 +348,7 @@ TUNE_GRID: dict[str, list] = {
     "feedback_weight": [0.0, 0.15, 0.3, 0.5],
     "feedback_max_share": [0.05, 0.1, 0.2],
     "aspect_weight": [1.0, 0.7, 0.5, 0.3, 0.15],
+    "phrase_weight": [0.4, 0.7, 1.0],
 }
 TUNE_MEDQUAD_COARSE = 500  # MedQuAD tune questions per coarse step (all 2,000 to confirm)
 TUNE_ROUNDS = 2
@@ -367,7 +368,7 @@ def engine_defaults() -> dict:
             "coord_by_idf": ranking.COORD_BY_IDF, "coord_max_terms": ranking.COORD_MAX_TERMS,
             "feedback_weight": ranking.FEEDBACK_WEIGHT,
             "feedback_max_share": ranking.FEEDBACK_MAX_SHARE,
-            "aspect_weight": query.ASPECT_WEIGHT}
+            "aspect_weight": query.ASPECT_WEIGHT, "phrase_weight": query.PHRASE_WEIGHT}
 
 
 _SYNONYMS: dict[str, object] = {}
@@ -397,7 +398,8 @@ def variant_factory(config: Mapping):
         builder = QueryBuilder(synonym_table(config["synonyms"]),
                                title_boost=config["title_boost"],
                                expansion_weight=config["expansion_weight"],
-                               aspect_weight=config.get("aspect_weight", 1.0))
+                               aspect_weight=config.get("aspect_weight", 1.0),
+                               phrase_weight=config.get("phrase_weight", 0.4))
         model = RankingModel(b=config["b"], k1=config["k1"], title_b=config["title_b"],
                              coord_power=config["coord_power"],
                              coord_by_idf=config.get("coord_by_idf", False),

@@ -21,6 +21,10 @@ MAX_QUERY_CHARS = 500
 MAX_TERMS = 48
 TITLE_BOOST = 2.0
 EXPANSION_WEIGHT = 0.4
+# A lay phrase of several words ("can't sleep", "heart attack") names one medical concept: its
+# expansion weighs as much as the reader's own words. A single lay word ("stomach" ->
+# gastric) is a looser match. Neutral on NFCorpus dev and MedQuAD tune (bench/eval.py).
+PHRASE_WEIGHT = 1.0
 # Words that frame a health question rather than name its subject ("what are the symptoms of
 # gout", "how many people are affected by ...", "what research is being done for ..."): the
 # subject decides which article answers, so they weigh this much of a subject word, in the
@@ -102,11 +106,12 @@ class QueryBuilder:
 
     def __init__(self, synonyms: SynonymTable | None = None, schema: Schema | None = None,
                  title_boost: float = TITLE_BOOST, expansion_weight: float = EXPANSION_WEIGHT,
-                 aspect_weight: float = ASPECT_WEIGHT):
+                 aspect_weight: float = ASPECT_WEIGHT, phrase_weight: float = PHRASE_WEIGHT):
         self.synonyms = synonyms
         self.title_boost = title_boost
         self.expansion_weight = expansion_weight
         self.aspect_weight = aspect_weight
+        self.phrase_weight = phrase_weight
         schema = schema or build_schema()
         # The parser sees only the fields a reader may name, so "Re:" or "Beans:" stay text.
         self._parser_schema = Schema(**{name: schema[name] for name in QUERY_FIELDS})
@@ -167,14 +172,15 @@ class QueryBuilder:
             for phrase, exp in self.synonyms.expand(_QUOTED.sub(" ", _EXCLUSION.sub(" ", text))):
                 if all(t in parsed.terms for t in exp.terms):
                     continue
-                clauses.append(self._expansion(exp.terms))
+                weight = (self.expansion_weight if len(phrase.split()) == 1
+                          else self.phrase_weight)
+                clauses.append(self._expansion(exp.terms, weight))
                 if parsed.clauses:
                     covers = tuple(t for t in analyze(phrase) if parsed.terms.get(t) == 1.0)
-                    parsed.clauses.append(Clause(exp.terms, self.expansion_weight, own=False,
-                                                 covers=covers))
+                    parsed.clauses.append(Clause(exp.terms, weight, own=False, covers=covers))
                 parsed.expansions.append((phrase, exp.label))
                 for t in exp.terms:
-                    parsed.terms.setdefault(t, self.expansion_weight)
+                    parsed.terms.setdefault(t, weight)
                 if len(clauses) > MAX_TERMS // 2:
                     break
         combined = q.Or(clauses) if len(clauses) > 1 else base
@@ -205,8 +211,7 @@ class QueryBuilder:
             return None
         return parsed
 
-    def _expansion(self, terms: tuple[str, ...]) -> q.Query:
-        weight = self.expansion_weight
+    def _expansion(self, terms: tuple[str, ...], weight: float) -> q.Query:
         if len(terms) == 1:
             return self._term_clause(terms[0], weight)
         return q.Or([
