@@ -23,7 +23,8 @@ TITLE_BOOST = 2.0
 EXPANSION_WEIGHT = 0.4
 # A lay phrase of several words ("can't sleep", "heart attack") names one medical concept: its
 # expansion weighs as much as the reader's own words. A single lay word ("stomach" ->
-# gastric) is a looser match. Neutral on NFCorpus dev and MedQuAD tune (bench/eval.py).
+# gastric), or another medical name from a synonym table, is a looser match. Neutral on
+# NFCorpus dev and MedQuAD tune (bench/eval.py).
 PHRASE_WEIGHT = 1.0
 # Words that frame a health question rather than name its subject ("what are the symptoms of
 # gout", "how many people are affected by ...", "what research is being done for ..."): the
@@ -172,8 +173,8 @@ class QueryBuilder:
             for phrase, exp in self.synonyms.expand(_QUOTED.sub(" ", _EXCLUSION.sub(" ", text))):
                 if all(t in parsed.terms for t in exp.terms):
                     continue
-                weight = (self.expansion_weight if len(phrase.split()) == 1
-                          else self.phrase_weight)
+                weight = (self.phrase_weight if exp.lay and len(phrase.split()) > 1
+                          else self.expansion_weight)
                 clauses.append(self._expansion(exp.terms, weight))
                 if parsed.clauses:
                     covers = tuple(t for t in analyze(phrase) if parsed.terms.get(t) == 1.0)

@@ -8,6 +8,7 @@ a phrase when they have several words.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,6 +20,15 @@ from indexer.analysis import TOKEN_PATTERN, analyze
 
 MAX_KEY_WORDS = 5
 MAX_EXPANSION_TERMS = 4
+
+
+ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,5}")
+ACRONYM_KEY = "="  # marks a key to match as written, in capitals
+
+
+def is_acronym(text: str) -> bool:
+    """True for a short all-capitals word such as "COPD" or "ACG1A"."""
+    return bool(ACRONYM.fullmatch(text.strip()))
 
 
 def surface_key(text: str) -> tuple[str, ...]:
@@ -37,6 +47,11 @@ class Expansion:
     label: str
     origin: str
 
+    @property
+    def lay(self) -> bool:
+        """True for the curated lay-to-medical list, False for a medical synonym table."""
+        return not self.origin.startswith("medquad")
+
 
 @dataclass
 class SynonymTable:
@@ -45,8 +60,12 @@ class SynonymTable:
     entries: dict[tuple[str, ...], set[Expansion]] = field(default_factory=dict)
 
     def add(self, phrase: str, other: str, origin: str) -> None:
-        """Record that `other` may stand for `phrase` in a query."""
-        key = surface_key(phrase)
+        """Record that `other` may stand for `phrase` in a query.
+
+        An acronym ("AAA", "COPD") is matched only where the reader wrote it in capitals:
+        lower-cased, many are everyday words ("AR" is what "are" stems to).
+        """
+        key = (ACRONYM_KEY + phrase.strip(),) if is_acronym(phrase) else surface_key(phrase)
         terms = tuple(analyze(other))
         if not key or not terms or len(key) > MAX_KEY_WORDS or len(terms) > MAX_EXPANSION_TERMS:
             return
@@ -60,14 +79,18 @@ class SynonymTable:
     def expand(self, text: str) -> list[tuple[str, Expansion]]:
         """The expansions for a query: (matched phrase, expansion), longest phrases first,
         each word of the query used by one phrase at most."""
-        words = surface_key(text)
+        raw = TOKEN_PATTERN.findall(text.replace("’", "'"))
+        words = tuple(stem(w.lower()) for w in raw)
         out: list[tuple[str, Expansion]] = []
         i = 0
         while i < len(words):
             for n in range(min(MAX_KEY_WORDS, len(words) - i), 0, -1):
                 key = words[i:i + n]
+                phrase = " ".join(key)
+                if n == 1 and is_acronym(raw[i]) and (ACRONYM_KEY + raw[i],) in self.entries:
+                    key, phrase = (ACRONYM_KEY + raw[i],), raw[i]
                 if key in self.entries:
-                    out.extend((" ".join(key), exp) for exp in sorted(
+                    out.extend((phrase, exp) for exp in sorted(
                         self.entries[key], key=lambda e: e.terms))
                     i += n
                     break
@@ -100,6 +123,10 @@ class SynonymTable:
                         continue
                     origin = f"medquad:{row[3]}" if len(row) > 3 else "medquad"
                     for synonym in row[1].split("|"):
-                        table.add(row[0], synonym, origin)
-                        table.add(synonym, row[0], origin)
+                        # An acronym is a key (matched in capitals), never an expansion: as
+                        # a lower-case word it finds unrelated text ("AE", "SS", "AU").
+                        if not is_acronym(row[0]):
+                            table.add(synonym, row[0], origin)
+                        if not is_acronym(synonym):
+                            table.add(row[0], synonym, origin)
         return table
