@@ -154,8 +154,7 @@ class QuestionScores:
             factor = coordination_factors(share, sum(coord_weights.values()),
                                           model.coord_power)
         if model.teaser_factor != 1.0:
-            teasers = cache.column(reader, "teaser",
-                                   lambda r: column_equals(r, "kind", "teaser"))
+            teasers = teaser_mask(reader, cache)
             if teasers.any():
                 factor = np.ones(n, dtype=np.float64) if factor is None else factor
                 factor[teasers] *= model.teaser_factor
@@ -167,6 +166,16 @@ class QuestionScores:
         else:
             _add_term(self.searcher, reader, clause, self.field_boosts, self.model, self.cache,
                       sums, found, in_term)
+
+
+def length_column(reader, fieldname: str, cache: PostingsCache) -> np.ndarray:
+    """Every document's length in a field of one segment (cached: segments never change)."""
+    return cache.column(reader, f"len:{fieldname}", lambda r: field_lengths(r, fieldname))
+
+
+def teaser_mask(reader, cache: PostingsCache) -> np.ndarray:
+    """Which documents of one segment are teasers (cached)."""
+    return cache.column(reader, "teaser", lambda r: column_equals(r, "kind", "teaser"))
 
 
 def _coordination_weights(searcher, own: Mapping[str, float], model: RankingModel
@@ -187,8 +196,7 @@ def _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, 
         postings = cache.postings(reader, fieldname, term)
         if not len(postings.docs):
             continue
-        lengths = cache.column(reader, f"len:{fieldname}",
-                               lambda r, f=fieldname: field_lengths(r, f))
+        lengths = length_column(reader, fieldname, cache)
         weights = bm25(top_searcher.idf(fieldname, term), postings.freqs,
                        lengths[postings.docs], top_searcher.avg_field_length(fieldname) or 1.0,
                        model.field_b(fieldname), model.k1)

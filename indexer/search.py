@@ -21,7 +21,7 @@ from indexer.feedback import feedback_terms, is_navigational
 from indexer.postings import PostingsCache
 from indexer.query import ParsedQuery, QueryBuilder
 from indexer.ranking import Ranked, RankingModel, weighting
-from indexer.scoring import Clause, QuestionScores, TopDocs
+from indexer.scoring import Clause, QuestionScores, TopDocs, length_column, teaser_mask
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
 from indexer.spelling import Vocabulary, suggest
 from indexer.store import IndexStore
@@ -152,6 +152,18 @@ class SearchEngine:
                 with self._lock:
                     self._idle.append(entry)
 
+    def warm(self) -> None:
+        """Open a searcher and read what every question needs from each segment (field
+        lengths, teaser marks, spelling words), so the first readers of a freshly started
+        server process do not pay for it."""
+        with self._borrow() as searcher:
+            for leaf, _ in searcher.leaf_searchers():
+                reader = leaf.reader()
+                for fieldname in self.builder.field_boosts:
+                    length_column(reader, fieldname, self.postings)
+                teaser_mask(reader, self.postings)
+                self._vocabulary(reader)
+
     def version(self) -> tuple:
         """What identifies the index's current contents (generation and commit)."""
         with self._borrow() as searcher:
@@ -281,7 +293,7 @@ class SearchEngine:
             docs, exclude=set(parsed.terms),
             doc_share=lambda t: searcher.doc_frequency("body", t) / n_docs,
             max_share=model.feedback_max_share, limit=model.feedback_terms)
-        return [Clause((term, ), model.feedback_weight * weight, own=False, feedback=True)
+        return [Clause((term,), model.feedback_weight * weight, own=False, feedback=True)
                 for term, weight in terms]
 
     def rank(self, query: str, limit: int = 100, correct: bool = True

@@ -235,3 +235,16 @@ def test_corrections_come_from_every_segment(tmp_path):
         assert len(list(searcher.reader().leaf_readers())) == 2
     assert engine.search("hamartomma").suggestion == "hamartoma"
     assert engine.search("asthmma").suggestion == "asthma"
+
+
+def test_warming_reads_every_segments_columns_and_vocabulary_before_the_first_search(
+        shipped_index):
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+
+    engine = SearchEngine(Settings(index_dir=shipped_index))
+    assert not engine.postings._columns
+    engine.warm()
+    names = {key[1] for key in engine.postings._columns}
+    assert {"len:title", "len:body", "teaser", "spelling"} <= names
+    assert engine.search("insomina").suggestion == "insomnia"

@@ -36,6 +36,9 @@ def _serve_one(sock: socket.socket, settings: Settings) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     app = create_app(settings)
+    # Each process has its own caches: fill them before taking connections.
+    with contextlib.suppress(Exception):  # no index yet, or a swap under way: warm lazily
+        app.extensions["search_engine"].warm()
     waitress_serve(app, sockets=[sock], threads=settings.threads, ident="healthsearch",
                    connection_limit=max(100, settings.threads * 32), channel_timeout=30)
 
