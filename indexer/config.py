@@ -46,6 +46,9 @@ class Settings:
     # Decoded postings kept per process (MB): words readers ask about again are not re-read.
     postings_cache_mb: int = field(
         default_factory=lambda: int(_env("POSTINGS_CACHE_MB", "64")))
+    # Map index files into memory (Whoosh's default) rather than read them through the OS's
+    # page cache: as fast here, but every page touched then counts as the server's own.
+    mmap_index: bool = field(default_factory=lambda: _env("MMAP_INDEX", "0") == "1")
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
     threads: int = field(default_factory=lambda: int(_env("THREADS", "8")))

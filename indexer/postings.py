@@ -135,7 +135,12 @@ class PostingsCache:
 
     def postings(self, reader, fieldname: str, term: str) -> Postings:
         """A term's postings in one segment, from the cache or decoded now."""
-        key = (segment_key(reader), fieldname, term)
+        return self.get(reader, (fieldname, term),
+                        lambda: read_postings(reader, fieldname, term))
+
+    def get(self, reader, key: tuple, compute) -> Postings:
+        """Postings-shaped arrays of one segment under `key`, or `compute()` on a miss."""
+        key = (segment_key(reader), *key)
         with self._lock:
             found = self._items.get(key)
             if found is not None:
@@ -143,7 +148,7 @@ class PostingsCache:
                 self.hits += 1
                 return found
             self.misses += 1
-        found = read_postings(reader, fieldname, term)
+        found = compute()
         if found.nbytes > self.max_bytes // 4:
             return found  # one huge list would flush everything else
         with self._lock:

@@ -44,6 +44,7 @@ _SYNTAX = re.compile(
 _EXCLUSION = re.compile(r'(?:^|\s)-(?:"[^"]*"?|\S+)|\bNOT\s+(?:"[^"]*"?|\S+)')
 # Quoted phrases are meant exactly: they get no synonym expansion.
 _QUOTED = re.compile(r'"[^"]*"?')
+_OPERATOR = re.compile(r"\b(?:AND|OR|NOT)\b")
 _NOT_SYNTAX = re.compile(r"[?*~^{}\[\]<>=]")
 
 
@@ -51,8 +52,9 @@ _NOT_SYNTAX = re.compile(r"[?*~^{}\[\]<>=]")
 class ParsedQuery:
     """A reader's query as the engine understood it.
 
-    `query` is the Whoosh form (any query); `clauses` the same plain question as words and
-    phrases to score directly, empty when the reader used search syntax.
+    `query` is the Whoosh form (any query); `clauses` the words and phrases to score
+    directly. With search syntax (`syntax`), `query` also says which documents match (AND,
+    NOT, phrases, fields) and `clauses` score those documents.
     """
 
     text: str
@@ -83,7 +85,40 @@ def clean_query_text(text: str) -> str:
 
 def uses_syntax(text: str) -> bool:
     """True when the reader typed search syntax: quotes, AND/OR/NOT, -word, title:word."""
-    return bool(_SYNTAX.search(text))
+    return bool(_SYNTAX.search(_words_not_operators(text)))
+
+
+def _words_not_operators(text: str) -> str:
+    # A question typed in capitals ("CAN LIPNODES AND OR LIVER CANCER BE DETECTED") means its
+    # AND and OR as words: operators need lower-case words around them.
+    if any(c.islower() for c in text):
+        return text
+    return _OPERATOR.sub(lambda m: m.group().lower(), text)
+
+
+def syntax_clauses(query: q.Query, field_boosts: dict[str, float]) -> list[Clause]:
+    """The words and phrases a parsed query looks for (not those it excludes), as clauses to
+    score: one per word or phrase, limited to the fields it names."""
+    fields: dict[tuple[str, ...], set[str]] = {}
+    for leaf in _positive_leaves(query):
+        if leaf.fieldname not in field_boosts:
+            continue
+        words = (leaf.text,) if isinstance(leaf, q.Term) else tuple(leaf.words)
+        fields.setdefault(words, set()).add(leaf.fieldname)
+    # Every word typed weighs as in a plain question (title:word weighs as a title match).
+    return [Clause(words, 1.0, fields=() if len(names) == len(field_boosts)
+                   else tuple(sorted(names)))
+            for words, names in fields.items()]
+
+
+def _positive_leaves(query: q.Query) -> list[q.Term | q.Phrase]:
+    if isinstance(query, q.Not):
+        return []
+    if isinstance(query, q.AndNot):
+        return _positive_leaves(query.a)
+    if isinstance(query, q.Term | q.Phrase):
+        return [query]
+    return [leaf for child in query.children() for leaf in _positive_leaves(child)]
 
 
 def _balance(text: str) -> str:
@@ -145,7 +180,7 @@ class QueryBuilder:
         base: q.Query | None = None
         negatives: list[q.Query] = []
         if uses_syntax(text):
-            base = self._parse_syntax(text)
+            base = self._parse_syntax(_words_not_operators(text))
             if base is not None:
                 base, negatives = _split_negatives(base)
             if base is None and _EXCLUSION.search(text) and not _EXCLUSION.sub(" ", text).strip():
@@ -154,6 +189,7 @@ class QueryBuilder:
             parsed.syntax = base is not None
             if base is not None:
                 parsed.terms = {t: 1.0 for t in _positive_terms(base)}
+                parsed.clauses = syntax_clauses(base, self.field_boosts)
         if base is None:
             # A word the reader repeats weighs more, as in BM25 (query term frequency):
             # long questions repeat what they are about ("Noonan syndrome ... Noonan").

@@ -7,6 +7,11 @@ walking Whoosh's matchers document by document, each term's postings are read as
 Whoosh query `QueryBuilder` builds (tests/test_scoring.py compares them), every matching
 document counted exactly, at a fraction of the cost. Phrases (from multi-word expansions)
 are few and rare, so they go through Whoosh's phrase matcher and are added the same way.
+
+Search syntax (AND, NOT, "phrases", title:word) is scored the same way: its words and phrases
+are clauses, and which documents match at all is a boolean mask computed from the postings
+(`match_mask`). Whoosh's matchers would score every matching document in Python: seconds for
+a question with a quoted phrase over 300,000 articles.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as q
 
-from indexer.postings import PostingsCache, column_equals, field_lengths, live_mask
+from indexer.postings import Postings, PostingsCache, column_equals, field_lengths, live_mask
 from indexer.ranking import RankingModel, bm25, coordination_factors
 
 
@@ -34,6 +39,8 @@ class Clause:
     # A word the engine added on its own (feedback): the documents it alone finds are
     # related articles, not matches of the reader's words.
     feedback: bool = False
+    # Only these fields (title:word); empty: every searched field.
+    fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -67,6 +74,7 @@ class _SegmentScores:
     hit: np.ndarray  # found by the reader's words or their expansions
     by_feedback: np.ndarray  # found by feedback words
     live: np.ndarray | None  # None: no deletions
+    allowed: np.ndarray | None  # what search syntax lets match (None: anything found)
 
 
 class QuestionScores:
@@ -78,12 +86,15 @@ class QuestionScores:
     """
 
     def __init__(self, searcher, clauses: Sequence[Clause], field_boosts: Mapping[str, float],
-                 model: RankingModel, cache: PostingsCache) -> None:
+                 model: RankingModel, cache: PostingsCache, match: q.Query | None = None
+                 ) -> None:
+        """Score `clauses` over every document; with `match` (a query of search syntax), only
+        the documents it matches count."""
         self.searcher, self.field_boosts, self.model, self.cache = (
             searcher, field_boosts, model, cache)
-        own = {c.terms[0]: c.weight for c in clauses if c.own and len(c.terms) == 1}
+        own = {t: c.weight for c in clauses if c.own for t in c.terms}
         coord_weights = _coordination_weights(searcher, own, model)
-        self.segments = [self._score_segment(leaf, offset, clauses, coord_weights)
+        self.segments = [self._score_segment(leaf, offset, clauses, coord_weights, match)
                          for leaf, offset in searcher.leaf_searchers()]
 
     def add(self, clauses: Sequence[Clause]) -> None:
@@ -106,6 +117,8 @@ class QuestionScores:
             hit = seg.hit | seg.by_feedback
             if seg.live is not None:
                 hit &= seg.live
+            if seg.allowed is not None:
+                hit &= seg.allowed
             total += int(np.count_nonzero(hit))
             matched += int(np.count_nonzero(hit & ~related))
             scores[~hit] = -np.inf
@@ -129,7 +142,8 @@ class QuestionScores:
         return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in best],
                        frozenset(int(docnums[i]) for i in best if related[i]), matched)
 
-    def _score_segment(self, leaf, offset: int, clauses, coord_weights) -> _SegmentScores:
+    def _score_segment(self, leaf, offset: int, clauses, coord_weights, match
+                       ) -> _SegmentScores:
         model, cache = self.model, self.cache
         reader = leaf.reader()
         n = reader.doc_count_all()
@@ -139,7 +153,7 @@ class QuestionScores:
         # Per reader's word: which documents match it (or an expansion standing for it).
         matched: dict[str, np.ndarray] = {}
         for clause in clauses:
-            counted = [t for t in (clause.terms[:1] if clause.own else clause.covers)
+            counted = [t for t in (clause.terms if clause.own else clause.covers)
                        if coord_weights and t in coord_weights]
             in_term = np.zeros(n, dtype=bool) if counted else None
             self._add_clause(leaf, reader, clause, sums,
@@ -158,14 +172,50 @@ class QuestionScores:
             if teasers.any():
                 factor = np.ones(n, dtype=np.float64) if factor is None else factor
                 factor[teasers] *= model.teaser_factor
-        return _SegmentScores(leaf, offset, sums, factor, hit, by_feedback, live_mask(reader))
+        allowed = (match_mask(self.searcher, leaf, match, cache) if match is not None
+                   else None)
+        return _SegmentScores(leaf, offset, sums, factor, hit, by_feedback, live_mask(reader),
+                              allowed)
 
     def _add_clause(self, leaf, reader, clause: Clause, sums, found, in_term) -> None:
         if len(clause.terms) > 1:
-            _add_phrase(leaf, clause, self.field_boosts, sums, found, in_term)
+            _add_phrase(self.searcher, leaf, clause, self.field_boosts, self.cache, sums, found,
+                        in_term)
         else:
             _add_term(self.searcher, reader, clause, self.field_boosts, self.model, self.cache,
                       sums, found, in_term)
+
+
+def match_mask(searcher, leaf, query: q.Query, cache: PostingsCache) -> np.ndarray:
+    """Which documents of one segment (`leaf` of `searcher`) a query matches, deletions
+    included: words and phrases from their (cached) postings, AND / OR / NOT as array
+    operations, anything else through Whoosh's matcher for that query alone."""
+    reader = leaf.reader()
+    n = reader.doc_count_all()
+    if isinstance(query, q.Term):
+        mask = np.zeros(n, dtype=bool)
+        if query.fieldname in reader.schema and isinstance(query.text, str):
+            mask[cache.postings(reader, query.fieldname, query.text).docs] = True
+        return mask
+    if isinstance(query, q.Phrase) and query.slop == 1:
+        mask = np.zeros(n, dtype=bool)
+        mask[phrase_postings(searcher, leaf, query.fieldname, tuple(query.words), cache).docs] \
+            = True
+        return mask
+    if isinstance(query, q.AndNot):
+        return (match_mask(searcher, leaf, query.a, cache)
+                & ~match_mask(searcher, leaf, query.b, cache))
+    if isinstance(query, q.Not):
+        return ~match_mask(searcher, leaf, query.query, cache)
+    if (isinstance(query, q.And) or (type(query) is q.Or and not query.minmatch)) \
+            and query.subqueries:
+        masks = [match_mask(searcher, leaf, sub, cache) for sub in query.subqueries]
+        combine = np.logical_and if isinstance(query, q.And) else np.logical_or
+        return combine.reduce(masks) if len(masks) > 1 else masks[0]
+    mask = np.zeros(n, dtype=bool)
+    ids = np.fromiter(query.matcher(leaf).all_ids(), dtype=np.int64)
+    mask[ids] = True
+    return mask
 
 
 def length_column(reader, fieldname: str, cache: PostingsCache) -> np.ndarray:
@@ -193,6 +243,8 @@ def _coordination_weights(searcher, own: Mapping[str, float], model: RankingMode
 def _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, hit, in_term):
     term = clause.terms[0]
     for fieldname, boost in field_boosts.items():
+        if clause.fields and fieldname not in clause.fields:
+            continue
         postings = cache.postings(reader, fieldname, term)
         if not len(postings.docs):
             continue
@@ -206,19 +258,36 @@ def _add_term(top_searcher, reader, clause, field_boosts, model, cache, scores, 
             in_term[postings.docs] = True
 
 
-def _add_phrase(leaf, clause: Clause, field_boosts, scores: np.ndarray, hit: np.ndarray,
-                in_term: np.ndarray | None) -> None:
-    phrase = q.Or([q.Phrase(f, list(clause.terms), boost=b * clause.weight)
-                   for f, b in field_boosts.items()])
-    matcher = phrase.matcher(leaf)
+def phrase_postings(searcher, leaf, fieldname: str, words: tuple[str, ...],
+                    cache: PostingsCache) -> Postings:
+    """The documents of one segment (`leaf` of `searcher`) holding a phrase in a field, with
+    its Whoosh score at weight 1 in place of frequencies. Cached: Whoosh checks positions
+    document by document in Python. The score depends on index-wide statistics, so the key
+    holds the index's generation."""
+    top = searcher.reader()
+    key = (fieldname, "phrase", top.generation(), top.doc_count_all(), words)
+    return cache.get(leaf.reader(), key, lambda: _walk_phrase(leaf, fieldname, words))
+
+
+def _walk_phrase(leaf, fieldname: str, words: tuple[str, ...]) -> Postings:
+    matcher = q.Phrase(fieldname, list(words)).matcher(leaf)
     docs, values = [], []
     while matcher.is_active():
         docs.append(matcher.id())
         values.append(matcher.score())
         matcher.next()
-    if docs:
-        idx = np.array(docs, dtype=np.int64)
-        scores[idx] += np.array(values, dtype=np.float64)
-        hit[idx] = True
+    return Postings(np.array(docs, dtype=np.int32), np.array(values, dtype=np.float32))
+
+
+def _add_phrase(searcher, leaf, clause: Clause, field_boosts, cache: PostingsCache,
+                scores: np.ndarray, hit: np.ndarray, in_term: np.ndarray | None) -> None:
+    for fieldname, boost in field_boosts.items():
+        if clause.fields and fieldname not in clause.fields:
+            continue
+        found = phrase_postings(searcher, leaf, fieldname, clause.terms, cache)
+        if not len(found.docs):
+            continue
+        scores[found.docs] += (boost * clause.weight) * found.freqs.astype(np.float64)
+        hit[found.docs] = True
         if in_term is not None:
-            in_term[idx] = True
+            in_term[found.docs] = True

@@ -30,6 +30,8 @@ from indexer.synonyms import SynonymTable
 MAX_PAGE = 100
 # Feedback reads the opening of each top article: enough to say what it is about.
 FEEDBACK_CHARS = 5000
+# How long a thread waits for another answering the same question before answering it too.
+PENDING_WAIT_S = 30.0
 
 
 @dataclass
@@ -108,7 +110,7 @@ class SearchEngine:
     def __init__(self, settings: Settings | None = None, *, synonyms: SynonymTable | None = None,
                  builder: QueryBuilder | None = None, model: RankingModel | None = None):
         self.settings = settings or Settings()
-        self.store = IndexStore(self.settings.index_dir)
+        self.store = IndexStore(self.settings.index_dir, use_mmap=self.settings.mmap_index)
         if builder is None:
             if synonyms is None and self.settings.use_synonyms:
                 synonyms = SynonymTable.load(self.settings.synonym_paths)
@@ -121,6 +123,7 @@ class SearchEngine:
         self._idle: list[tuple] = []
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, SearchPage] = OrderedDict()
+        self._pending: dict[tuple, threading.Event] = {}
 
     # -- searchers ---------------------------------------------------------------------------
 
@@ -191,23 +194,49 @@ class SearchEngine:
         parsed = self.builder.build(query)
         key = (parsed.text.lower(), page, per_page, correct,
                self.store.current_name(), searcher.reader().generation())
+        cached, pending, mine = self._cached(key)
+        if pending is not None:
+            # The same question is being answered by another thread (a burst of readers
+            # after the same news): wait for its answer instead of computing it again.
+            pending.wait(timeout=PENDING_WAIT_S)
+            cached, _, mine = self._cached(key)
+        if cached is not None:
+            return _replace_time(cached, started)
+        try:
+            answer = self._answer(searcher, parsed, page * per_page, correct)
+            result = self._page(searcher, answer, page, per_page)
+            if result.total == 0 and result.message is None:
+                result.message = "No articles match. Check the spelling or try fewer words."
+            result.took_ms = (time.perf_counter() - started) * 1000
+            with self._lock:
+                if self.settings.cache_size > 0:
+                    self._cache[key] = result
+                while len(self._cache) > self.settings.cache_size:
+                    self._cache.popitem(last=False)
+        finally:
+            if mine is not None:
+                with self._lock:
+                    self._pending.pop(key, None)
+                mine.set()
+        return result
+
+    def _cached(self, key: tuple) -> tuple[SearchPage | None, threading.Event | None,
+                                           threading.Event | None]:
+        """(cached page, event of another thread answering the same question, event this
+        thread must set once it has answered): a miss with nobody answering makes this thread
+        the one that answers."""
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
-        if cached is not None:
-            return _replace_time(cached, started)
-
-        answer = self._answer(searcher, parsed, page * per_page, correct)
-        result = self._page(searcher, answer, page, per_page)
-        if result.total == 0 and result.message is None:
-            result.message = "No articles match. Check the spelling or try fewer words."
-        result.took_ms = (time.perf_counter() - started) * 1000
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self.settings.cache_size:
-                self._cache.popitem(last=False)
-        return result
+                return cached, None, None
+            if self.settings.cache_size <= 0:
+                return None, None, None
+            pending = self._pending.get(key)
+            if pending is not None:
+                return None, pending, None
+            mine = self._pending[key] = threading.Event()
+            return None, None, mine
 
     def _answer(self, searcher, parsed: ParsedQuery, limit: int, correct: bool) -> Answer:
         """The best `limit` documents for what the reader typed, as the reader gets them.
@@ -257,14 +286,16 @@ class SearchEngine:
         return out
 
     def _top(self, searcher, parsed: ParsedQuery, limit: int) -> TopDocs:
-        """The best `limit` documents and the number of matches: plain questions scored with
-        arrays (and widened by feedback), search syntax through Whoosh's matchers (same
-        ranking model)."""
+        """The best `limit` documents and the number of matches, scored with arrays: plain
+        questions widened by feedback, search syntax limited to what it matches. A query
+        with nothing to score that way goes through Whoosh's matchers (same ranking model)."""
         if parsed.clauses:
             scores = QuestionScores(searcher, parsed.clauses, self.builder.field_boosts,
-                                    self.model, self.postings)
+                                    self.model, self.postings,
+                                    match=parsed.query if parsed.syntax else None)
             first = scores.top(max(limit, self.model.feedback_docs))
-            extra = self._feedback(searcher, parsed, first)
+            # Search syntax says exactly what may match: no related articles added to it.
+            extra = [] if parsed.syntax else self._feedback(searcher, parsed, first)
             if not extra:
                 return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
             scores.add(extra)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import EmptyIndexError, FileIndex
 
 from indexer import whoosh_fixes  # noqa: F401  (applies a Whoosh speed fix)
@@ -57,8 +58,12 @@ class LockInfo:
 class IndexStore:
     """One index folder: open the live generation, create and swap in new ones, lock writers."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, use_mmap: bool = False):
         self.root = Path(root)
+        # Whoosh maps whole segment files by default: every page a search touches then
+        # counts in the process's resident memory (1 GB of a 300k index after a load test),
+        # at no gain in speed measured here. Reads through the OS's page cache instead.
+        self.use_mmap = use_mmap
 
     # -- reading -------------------------------------------------------------------------
 
@@ -94,7 +99,8 @@ class IndexStore:
         delay = 0.005
         for attempt in range(retries):
             try:
-                return whoosh_index.open_dir(str(self.current_path()), schema=build_schema())
+                storage = FileStorage(str(self.current_path()), supports_mmap=self.use_mmap)
+                return storage.open_index(schema=build_schema())
             except (FileNotFoundError, EmptyIndexError, NoIndex) as exc:
                 if isinstance(exc, NoIndex) and not (self.root / CURRENT).exists():
                     raise

@@ -17,7 +17,7 @@ from indexer.config import Settings
 from indexer.postings import PostingsCache, read_postings
 from indexer.query import QueryBuilder
 from indexer.ranking import Ranked, RankingModel, bm25, coordination, coordination_factors
-from indexer.scoring import score_clauses
+from indexer.scoring import QuestionScores, score_clauses
 from indexer.search import SearchEngine
 from indexer.store import IndexStore
 
@@ -83,23 +83,35 @@ QUERIES = ["gout", "gout tendon", "calcium insomnia renal", "fever cough rash as
            "unknownword gout"]
 
 
-@pytest.mark.parametrize("text", QUERIES)
-def test_array_scoring_ranks_as_the_whoosh_query_does(segmented_index, text):
-    store = IndexStore(segmented_index)
+def _arrays_and_whoosh(index, text: str):
+    """(array scoring, Whoosh's Ranked query) of one query over `index`: both TopDocs-like."""
     # Whoosh's Ranked query counts matched words; the array scorer can do the same.
     builder, model = QueryBuilder(), RankingModel(coord_by_idf=False)
-    with store.open().searcher(weighting=SearchEngine(Settings(
-            index_dir=segmented_index)).weighting_model) as searcher:
+    parsed = builder.build(text)
+    with IndexStore(index).open().searcher(weighting=SearchEngine(Settings(
+            index_dir=index)).weighting_model) as searcher:
         assert len(searcher.leaf_searchers()) > 1, "the fixture should have several segments"
         assert searcher.reader().has_deletions(), "the fixture should have deletions"
-        parsed = builder.build(text)
-        total, expected = _whoosh_top(searcher, parsed, model, 50)
-        got = score_clauses(searcher, parsed.clauses, builder.field_boosts, model,
-                            PostingsCache(1 << 20), 50)
+        expected = _whoosh_top(searcher, parsed, model, 50)
+        got = QuestionScores(searcher, parsed.clauses, builder.field_boosts, model,
+                             PostingsCache(1 << 20),
+                             match=parsed.query if parsed.syntax else None).top(50)
+    return parsed, got, expected
+
+
+def _assert_same_ranking(got, expected) -> None:
+    total, hits = expected
     assert got.total == total
-    assert [s for _, s in got.hits] == pytest.approx([s for _, s in expected], rel=1e-5)
+    assert [s for _, s in got.hits] == pytest.approx([s for _, s in hits], rel=1e-5)
     # Equal scores may come in either order; everything else in the same order.
-    assert {d for d, _ in got.hits[:40]} - {d for d, _ in expected} == set()
+    assert {d for d, _ in got.hits[:40]} - {d for d, _ in hits} == set()
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_array_scoring_ranks_as_the_whoosh_query_does(segmented_index, text):
+    parsed, got, expected = _arrays_and_whoosh(segmented_index, text)
+    assert not parsed.syntax
+    _assert_same_ranking(got, expected)
 
 
 def test_deleted_documents_are_neither_counted_nor_returned(segmented_index):
@@ -264,3 +276,34 @@ def test_the_subject_of_a_question_outweighs_the_words_framing_it(tmp_path):
     # Weighed like the subject, the framing words would pick the general article.
     engine.builder = QueryBuilder(aspect_weight=1.0)
     assert engine.rank(question)[0][0] == "trials"
+
+
+SYNTAX_QUERIES = ['"gout tendon" fever', "gout AND tendon", "gout -tendon", "calcium NOT sleep",
+                  'insomnia AND "sleep pain"', "gout NOT (fever OR cough)", "(gout OR fever) -rash"]
+
+
+@pytest.mark.parametrize("text", SYNTAX_QUERIES)
+def test_search_syntax_is_scored_with_arrays_as_whoosh_scores_it(segmented_index, text):
+    parsed, got, expected = _arrays_and_whoosh(segmented_index, text)
+    assert parsed.syntax and parsed.clauses
+    _assert_same_ranking(got, expected)
+
+
+def test_a_field_restricted_word_matches_only_in_that_field(segmented_index):
+    engine = SearchEngine(Settings(index_dir=segmented_index, cache_size=0))
+    with engine._borrow() as searcher:
+        expected = sum(1 for _ in searcher.docs_for_query(engine.builder.build(
+            "title:gout").query))
+        titles = {searcher.stored_fields(d)["title"] for d, _ in engine._top(
+            searcher, engine.builder.build("title:gout"), 1000).hits}
+    assert engine.search("title:gout").total == expected > 0
+    assert all("gout" in title.lower() for title in titles)
+
+
+def test_phrase_matches_are_cached_per_segment(segmented_index):
+    engine = SearchEngine(Settings(index_dir=segmented_index, cache_size=0))
+    first = engine.search('"gout tendon"')
+    misses = engine.postings.misses
+    again = engine.search('"gout tendon"')
+    assert engine.postings.misses == misses
+    assert [r.id for r in again.results] == [r.id for r in first.results] and first.total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from whoosh import query as q
 
 from indexer.query import MAX_QUERY_CHARS, QueryBuilder, clean_query_text, uses_syntax
 from indexer.spelling import edit_distance
@@ -248,3 +249,40 @@ def test_warming_reads_every_segments_columns_and_vocabulary_before_the_first_se
     names = {key[1] for key in engine.postings._columns}
     assert {"len:title", "len:body", "teaser", "spelling"} <= names
     assert engine.search("insomina").suggestion == "insomnia"
+
+
+def test_a_question_in_capitals_means_its_and_and_or_as_words():
+    assert not uses_syntax("CAN LIPNODES AND OR LIVER CANCER BE DETECTED IN A UPPER GI")
+    assert uses_syntax("lipnodes AND liver") and uses_syntax("cancer NOT liver")
+    # Quotes still make a phrase; AND and OR between capitals are stop words, not operators.
+    shouted = QueryBuilder().build('CAN "LIVER CANCER" AND OR LIPNODES BE FOUND')
+    assert shouted.syntax and isinstance(shouted.query, q.Or)
+    assert isinstance(QueryBuilder().build('can "liver cancer" AND lipnodes').query, q.And)
+
+
+def test_readers_asking_the_same_question_at_once_share_one_answer(shipped_index):
+    import threading
+    import time
+
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+
+    engine = SearchEngine(Settings(index_dir=shipped_index))
+    answered = []
+    answer = engine._answer
+
+    def slow_answer(*args, **kwargs):
+        answered.append(1)
+        time.sleep(0.3)  # long enough for every reader to ask while the first is answering
+        return answer(*args, **kwargs)
+
+    engine._answer = slow_answer
+    pages = []
+    readers = [threading.Thread(target=lambda: pages.append(engine.search("leg cramps")))
+               for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join()
+    assert len(answered) == 1
+    assert len(pages) == 4 and len({tuple(r.id for r in p.results) for p in pages}) == 1
