@@ -20,6 +20,7 @@ from pickle import loads
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.columns import VarBytesColumn
 from whoosh.util.numeric import byte_to_length
 
 # Field lengths are stored as one byte per document; this table decodes them all at once.
@@ -97,13 +98,30 @@ def field_lengths(reader, fieldname: str) -> np.ndarray:
     return _LENGTH_OF_BYTE[encoded]
 
 
+def column_values(reader, fieldname: str) -> list:
+    """Every document's raw value in a column of one segment, in document order.
+
+    Whoosh reads a variable-length column one document at a time (a seek and a read each:
+    4 of the 7.7 s of a one-article update of a 300k index); its values lie end to end, so
+    they are read in one piece and sliced.
+    """
+    column = reader.column_reader(fieldname, translate=False)
+    if not isinstance(column, VarBytesColumn.Reader):
+        return list(column)
+    lengths = column._lengths
+    offsets = column._offsets
+    size = (offsets[-1] + lengths[-1]) if len(lengths) else 0
+    data = bytes(column._dbfile.get(column._basepos, size)) if size else b""
+    return [data[o:o + n] for o, n in zip(offsets, lengths, strict=True)]
+
+
 def column_equals(reader, fieldname: str, value: str) -> np.ndarray:
     """A boolean per document: does its `fieldname` column hold `value`? One segment."""
     n = reader.doc_count_all()
     if fieldname not in reader.schema or not reader.has_column(fieldname):
         return np.zeros(n, dtype=bool)
-    wanted = {value, value.encode("utf-8")}
-    return np.fromiter((v in wanted for v in reader.column_reader(fieldname)),
+    wanted = value.encode("utf-8")
+    return np.fromiter((v == wanted for v in column_values(reader, fieldname)),
                        dtype=bool, count=n)
 
 

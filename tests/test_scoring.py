@@ -14,7 +14,7 @@ from whoosh.scoring import bm25 as whoosh_bm25
 from indexer.article import make_entry
 from indexer.build import document_fields, index_corpus
 from indexer.config import Settings
-from indexer.postings import PostingsCache, read_postings
+from indexer.postings import PostingsCache, column_values, read_postings
 from indexer.query import QueryBuilder
 from indexer.ranking import Ranked, RankingModel, bm25, coordination, coordination_factors
 from indexer.scoring import QuestionScores, score_clauses
@@ -307,3 +307,12 @@ def test_phrase_matches_are_cached_per_segment(segmented_index):
     again = engine.search('"gout tendon"')
     assert engine.postings.misses == misses
     assert [r.id for r in again.results] == [r.id for r in first.results] and first.total
+
+
+def test_columns_read_in_one_piece_hold_what_whoosh_reads_per_document(segmented_index):
+    with IndexStore(segmented_index).open().searcher() as searcher:
+        for leaf, _ in searcher.leaf_searchers():
+            reader = leaf.reader()
+            for name in ("id", "kind", "source", "hash"):
+                assert column_values(reader, name) == list(
+                    reader.column_reader(name, translate=False))
