@@ -194,6 +194,42 @@ def verdict(runs: Sequence[Run], ours: str, datasets: Sequence[str]) -> list[str
     return out
 
 
+def paired_bootstrap(ours: Mapping[str, float], peer: Mapping[str, float],
+                     samples: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ours - peer over the queries both ran, and its 95% bootstrap interval
+    (queries resampled with replacement, the same queries for both systems)."""
+    import numpy as np
+
+    qids = sorted(set(ours) & set(peer))
+    if not qids:
+        return 0.0, 0.0, 0.0
+    diffs = np.array([ours[q] - peer[q] for q in qids])
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, len(diffs), size=(samples, len(diffs)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diffs.mean()), float(low), float(high)
+
+
+def lead_intervals(runs: Sequence[Run], ours: str, datasets: Sequence[str]) -> list[str]:
+    """Per data set and target metric: ours minus the best peer, with its 95% interval, and
+    whether the lead (or the gap) is larger than chance on these questions."""
+    by = {(r.system, r.dataset): r for r in runs}
+    out = []
+    for (d, m), _ in TARGETS.items():
+        mine = by.get((ours, d))
+        peers = [r for r in runs if r.dataset == d and r.system != ours]
+        if mine is None or not peers:
+            continue
+        best = max(peers, key=lambda r: r.metrics[m])
+        diff, low, high = paired_bootstrap(
+            {q: v[m] for q, v in mine.per_query.items()},
+            {q: v[m] for q, v in best.per_query.items()})
+        verdict_ = ("significant" if low > 0 or high < 0 else "within chance")
+        out.append(f"{d} {m}: ours - {best.system} = {diff:+.4f}, 95% interval "
+                   f"[{low:+.4f}, {high:+.4f}] (paired bootstrap over queries: {verdict_})")
+    return out
+
+
 def write_results(runs: Sequence[Run], datasets: Sequence[str], extra: dict,
                   stem: str = "eval") -> Path:
     """Write bench/results/<stem>-<date>.md and .json; returns the markdown path."""
@@ -210,6 +246,7 @@ def write_results(runs: Sequence[Run], datasets: Sequence[str], extra: dict,
           "", table(runs, datasets), "",
           *[f"- {line}" for line in verdict(runs, ours, datasets)
             if any(r.system == ours for r in runs)],
+          *[f"- {line}" for line in lead_intervals(runs, ours, datasets)],
           "", "## Timings", "", timing_table(runs), ""]
     errors = [(r.system, r.dataset, k, n) for r in runs for k, n in r.error_kinds.items()]
     if errors:
@@ -313,7 +350,7 @@ def report(argv: Sequence[str], dataset_names: Sequence[str] | None = None,
     print()
     ours = Ours.name
     if any(r.system == ours for r in runs):
-        for line in verdict(runs, ours, labels):
+        for line in [*verdict(runs, ours, labels), *lead_intervals(runs, ours, labels)]:
             print(line)
     for r in runs:
         for kind, n in r.error_kinds.items():

@@ -6,7 +6,15 @@ import math
 
 import pytest
 
-from bench.eval import dcg, mean_metrics, mrr_at_k, ndcg_at_k, query_metrics, recall_at_k
+from bench.eval import (
+    dcg,
+    mean_metrics,
+    mrr_at_k,
+    ndcg_at_k,
+    paired_bootstrap,
+    query_metrics,
+    recall_at_k,
+)
 
 JUDGED = {"a": 2, "b": 1, "c": 0}  # c is judged but not relevant
 
@@ -57,3 +65,17 @@ def test_query_and_mean_metrics():
     assert mean_metrics([one, two]) == {"nDCG@10": pytest.approx(0.5), "MRR@10": 0.5,
                                         "R@100": 0.5}
     assert mean_metrics([]) == {"nDCG@10": 0.0, "MRR@10": 0.0, "R@100": 0.0}
+
+
+def test_a_paired_bootstrap_interval_holds_a_consistent_lead_above_zero():
+    ours = {f"q{i}": 0.5 + 0.01 * (i % 3) for i in range(200)}
+    peer = {q: v - 0.05 for q, v in ours.items()}
+    diff, low, high = paired_bootstrap(ours, peer)
+    assert diff == pytest.approx(0.05) and low == pytest.approx(0.05) == high
+
+
+def test_a_paired_bootstrap_interval_straddles_zero_for_a_coin_flip_difference():
+    ours = {f"q{i}": float(i % 2) for i in range(200)}
+    peer = {f"q{i}": float((i + 1) % 2) for i in range(200)}
+    diff, low, high = paired_bootstrap(ours, peer)
+    assert diff == 0 and low < 0 < high
