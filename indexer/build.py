@@ -180,10 +180,16 @@ def index_corpus(
 
         def unchanged(source: SourceFile) -> bool:
             path = str(source.path)
-            return (not rebuild and path not in reparse
+            return (path not in reparse
                     and old_sources.get(path) == source.source_hash)
 
         files, discover_skips = discover(roots)
+        if rebuild:
+            _rebuild(store, roots, files, discover_skips, state, workers, max_bytes, progress,
+                     summary)
+            progress.close()
+            summary.seconds = time.perf_counter() - started
+            return summary
         progress.phase("reading", len(files))
         got = read_corpus(roots, max_bytes, unchanged=unchanged,
                           progress=lambda _: progress.advance(), files=files)
@@ -229,8 +235,6 @@ def index_corpus(
                 to_write.append(entry)
             else:
                 summary.unchanged += 1
-                if rebuild:
-                    to_write.append(entry)
         summary.unchanged += sum(1 for i in kept_old if i not in merged)
         to_delete = [i for i, e in state.items() if _under(e.source, root_paths)
                      and i not in final_ids]
@@ -242,41 +246,149 @@ def index_corpus(
             e.source for e in got.entries if e.id in merged}
         new_meta = {
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "corpus": sorted(set(meta.get("corpus", [])) | set(root_paths))
-            if not rebuild else root_paths,
+            "corpus": sorted(set(meta.get("corpus", [])) | set(root_paths)),
             "sources": {
-                **({} if rebuild else {p: h for p, h in old_sources.items()
-                                       if not _under(p, root_paths)}),
+                **{p: h for p, h in old_sources.items() if not _under(p, root_paths)},
                 **{str(s.path): s.source_hash for s in got.read + got.passed},
             },
             "questions": {
-                **({} if rebuild else {p: q for p, q in meta.get("questions", {}).items()
-                                       if not _under(p, root_paths) or p in passed}),
+                **{p: q for p, q in meta.get("questions", {}).items()
+                   if not _under(p, root_paths) or p in passed},
                 **got.questions,
             },
             "reparse_sources": sorted(troubled),
         }
 
-        if rebuild:
-            # Entries of unchanged files are not re-read in a rebuild (unchanged() is False),
-            # so everything to index is in to_write.
-            gen = store.new_generation()
-            ix = _open_dir(gen)
-            summary.workers = workers or auto_workers(len(to_write))
-            _write(ix, to_write, [], summary.workers, progress, fresh_index=True)
+        gen = store.current_path()
+        if to_write or to_delete:
+            _write(live, to_write, to_delete, 1, progress)
+        if to_write or to_delete or new_meta["sources"] != old_sources:
             store.write_meta(gen, {**new_meta, "generation": gen.name})
-            store.swap_in(gen)
-            summary.generation = gen.name
-        else:
-            gen = store.current_path()
-            if to_write or to_delete:
-                _write(live, to_write, to_delete, 1, progress)
-            if to_write or to_delete or new_meta["sources"] != old_sources:
-                store.write_meta(gen, {**new_meta, "generation": gen.name})
-            summary.generation = gen.name
+        summary.generation = gen.name
         progress.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
+             discover_skips: list[Skip], state: dict[str, IndexedEntry], workers: int,
+             max_bytes: int, progress: Progress, summary: Summary) -> None:
+    """A fresh generation of everything under the roots, swapped in when complete.
+
+    Articles go to the writer processes as they are read, so reading and parsing the corpus
+    overlap with indexing and the corpus is never held in memory whole. Only teasers wait
+    for the end: one that opens a full article read later is merged into it. The first entry
+    of an id wins, as in an incremental update.
+    """
+    root_paths = [os.path.abspath(r) for r in roots]
+    gen = store.new_generation()
+    sink = _StreamingWriter(_open_dir(gen), workers)
+    seen: dict[str, str] = {}  # id -> source file
+    article_keys: list[tuple[str, str]] = []
+    teasers: list[Article] = []
+    skips = list(discover_skips)
+
+    def write(entry: Article) -> None:
+        old = state.get(entry.id)
+        if old is None:
+            summary.added += 1
+        elif old.hash != entry.content_hash or old.source != entry.source:
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+        sink.add(entry)
+
+    def emit(entry: Article) -> None:
+        if entry.id in seen:
+            skips.append(Skip(entry.source, f"duplicate id {entry.id!r}, already read "
+                                            f"from {seen[entry.id]}"))
+            return
+        seen[entry.id] = entry.source
+        if entry.kind == TEASER:
+            teasers.append(entry)
+        else:
+            article_keys.append((entry.id, entry.merge_key))
+            write(entry)
+
+    try:
+        progress.phase("reading and indexing", len(files))
+        got = read_corpus(roots, max_bytes, files=files, emit=emit,
+                          progress=lambda _: progress.advance())
+        skips += got.skips
+        merged = teasers_to_merge([(t.id, t.merge_key) for t in teasers], article_keys)
+        for teaser in teasers:
+            if teaser.id not in merged:
+                write(teaser)
+        summary.merged = len(merged)
+        summary.skipped = skips
+        if len(seen) == len(merged) and not _has_entries_outside(state, root_paths):
+            raise NothingToIndex("no usable entry found in " + ", ".join(map(str, roots)))
+        summary.workers = sink.commit()
+    except BaseException:
+        sink.cancel()
+        store.remove_generation(gen)
+        raise
+    troubled = {s.path.split(":")[0] for s in skips} | {
+        t.source for t in teasers if t.id in merged}
+    store.write_meta(gen, {
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "corpus": root_paths,
+        "sources": {str(s.path): s.source_hash for s in got.read + got.passed},
+        "questions": got.questions,
+        "reparse_sources": sorted(troubled),
+        "generation": gen.name,
+    })
+    store.swap_in(gen)
+    summary.generation = gen.name
+
+
+class _StreamingWriter:
+    """Entries written as they come. With `workers` 0 (decide), the first
+    PARALLEL_MIN_ENTRIES wait until it is known whether the build is big enough for several
+    writer processes."""
+
+    def __init__(self, ix, workers: int) -> None:
+        self.ix, self.workers = ix, workers
+        self.buffer: list[Article] = []
+        self.writer = None
+        self._guard = None
+
+    def add(self, entry: Article) -> None:
+        """Write one entry (or keep it until the writer is chosen)."""
+        if self.writer is None:
+            self.buffer.append(entry)
+            if self.workers or len(self.buffer) >= PARALLEL_MIN_ENTRIES:
+                self._start(self.workers or auto_workers(PARALLEL_MIN_ENTRIES))
+            return
+        self.writer.add_document(**document_fields(entry))
+
+    def _start(self, workers: int) -> None:
+        self.workers = workers
+        self._guard = _ParentGuard()  # while it lives, writer processes die with us
+        if workers > 1:
+            from whoosh.multiproc import MpWriter
+
+            install_in_multiprocessing()
+            self.writer = MpWriter(self.ix, procs=workers, multisegment=True,
+                                   limitmb=WRITER_LIMIT_MB // workers)
+        else:
+            self.writer = FastSegmentWriter(self.ix, limitmb=WRITER_LIMIT_MB)
+        buffered, self.buffer = self.buffer, []
+        for entry in buffered:
+            self.writer.add_document(**document_fields(entry))
+
+    def commit(self) -> int:
+        """Finish writing; the number of writer processes used."""
+        if self.writer is None:  # nothing written yet, or a small build deciding its writers
+            self._start(1)
+        self.writer.commit()
+        return self.workers
+
+    def cancel(self) -> None:
+        """Drop what was written (the generation is removed by the caller)."""
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                self.writer.cancel()
 
 
 def _has_entries_outside(state: dict[str, IndexedEntry], roots: list[str]) -> bool:

@@ -268,11 +268,13 @@ def read_corpus(
     unchanged: Callable[[SourceFile], bool] = lambda source: False,
     progress: Callable[[SourceFile], None] = lambda source: None,
     files: list[SourceFile] | None = None,
+    emit: Callable[[Article], None] | None = None,
 ) -> CorpusRead:
     """Read every file under the roots (or the given files).
 
     A file for which `unchanged` says True (its bytes hash as when it was last indexed) is
-    passed over, not parsed; the caller keeps what it already has from it.
+    passed over, not parsed; the caller keeps what it already has from it. With `emit`,
+    entries go to it as they are read instead of into the result.
     """
     out = CorpusRead()
     if files is None:
@@ -294,7 +296,11 @@ def read_corpus(
             continue
         result = read_file(source, max_bytes)
         out.read.append(source)
-        out.entries.extend(result.entries)
+        if emit is None:
+            out.entries.extend(result.entries)
+        else:
+            for entry in result.entries:
+                emit(entry)
         out.skips.extend(result.skips)
         if result.questions:
             out.questions[str(source.path)] = result.questions

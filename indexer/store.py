@@ -144,6 +144,11 @@ class IndexStore:
             if path.name not in keep and path.name < gen_path.name:
                 shutil.rmtree(path, ignore_errors=True)
 
+    def remove_generation(self, gen_path: Path) -> None:
+        """Delete a generation that was never made live (a rebuild that failed)."""
+        if gen_path.name != self.current_name():
+            shutil.rmtree(gen_path, ignore_errors=True)
+
     def remove_unfinished(self) -> list[str]:
         """Delete generations newer than the live one: half-built by a run that was killed.
 

@@ -203,3 +203,41 @@ def test_cli_search_prints_results_and_json(tmp_path):
     assert page["results"][0]["title"].startswith("Gastric cancer")
     text = run_cli("search", "insomina", "--index-dir", str(tmp_path / "ix")).stdout
     assert "insomnia" in text.lower()
+
+
+def test_a_rebuild_writes_articles_while_the_corpus_is_still_being_read(tmp_path, store,
+                                                                         monkeypatch):
+    import indexer.build as build
+
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for i in range(5):
+        (corpus / f"f{i}.jsonl").write_text(f'{{"id": "d{i}", "text": "Article {i} text."}}\n')
+
+    class Files(build.Progress):
+        read = 0
+
+        def advance(self, steps: int = 1) -> None:
+            self.read += steps
+
+    progress = Files()
+    written_after = []
+    add = build._StreamingWriter.add
+
+    def recording_add(self, entry):
+        written_after.append(progress.read)
+        add(self, entry)
+
+    monkeypatch.setattr(build._StreamingWriter, "add", recording_add)
+    index_corpus([corpus], store, rebuild=True, workers=1, progress=progress)
+    # Each article goes to the writer as soon as its file is read, not after the whole corpus.
+    assert written_after == [1, 2, 3, 4, 5]
+    assert index_stats(store)["entries"] == 5
+
+
+def test_a_rebuild_that_finds_nothing_leaves_no_generation_behind(tmp_path, store):
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "empty.txt").write_text("")
+    with pytest.raises(NothingToIndex):
+        index_corpus([tmp_path / "e"], store, rebuild=True)
+    assert not [p for p in store.root.iterdir() if p.name.startswith("gen-")]
