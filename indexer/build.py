@@ -20,6 +20,7 @@ from indexer.corpus import (
     SourceFile,
     discover,
     drop_duplicate_ids,
+    duplicate_skip,
     read_corpus,
     teasers_to_merge,
 )
@@ -201,8 +202,7 @@ def index_corpus(
         fresh: list[Article] = []
         for entry in got.entries:
             if entry.id in kept_old:
-                skips.append(Skip(entry.source, f"duplicate id {entry.id!r}, already read "
-                                                f"from {kept_old[entry.id].source}"))
+                skips.append(duplicate_skip(entry, kept_old[entry.id].source))
             else:
                 fresh.append(entry)
         fresh, dup_skips = drop_duplicate_ids(fresh)
@@ -226,15 +226,8 @@ def index_corpus(
 
         to_write: list[Article] = []
         for entry in fresh:
-            old = state.get(entry.id)
-            if old is None:
-                summary.added += 1
+            if _count_change(summary, state.get(entry.id), entry):
                 to_write.append(entry)
-            elif old.hash != entry.content_hash or old.source != entry.source:
-                summary.updated += 1
-                to_write.append(entry)
-            else:
-                summary.unchanged += 1
         summary.unchanged += sum(1 for i in kept_old if i not in merged)
         to_delete = [i for i, e in state.items() if _under(e.source, root_paths)
                      and i not in final_ids]
@@ -261,7 +254,7 @@ def index_corpus(
 
         gen = store.current_path()
         if to_write or to_delete:
-            _write(live, to_write, to_delete, 1, progress)
+            _update(live, to_write, to_delete, progress)
         if to_write or to_delete or new_meta["sources"] != old_sources:
             store.write_meta(gen, {**new_meta, "generation": gen.name})
         summary.generation = gen.name
@@ -289,19 +282,12 @@ def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
     skips = list(discover_skips)
 
     def write(entry: Article) -> None:
-        old = state.get(entry.id)
-        if old is None:
-            summary.added += 1
-        elif old.hash != entry.content_hash or old.source != entry.source:
-            summary.updated += 1
-        else:
-            summary.unchanged += 1
+        _count_change(summary, state.get(entry.id), entry)
         sink.add(entry)
 
     def emit(entry: Article) -> None:
         if entry.id in seen:
-            skips.append(Skip(entry.source, f"duplicate id {entry.id!r}, already read "
-                                            f"from {seen[entry.id]}"))
+            skips.append(duplicate_skip(entry, seen[entry.id]))
             return
         seen[entry.id] = entry.source
         if entry.kind == TEASER:
@@ -420,26 +406,30 @@ def document_fields(entry: Article) -> dict:
     }
 
 
-def _write(ix, entries: list[Article], deletes: list[str], workers: int,
-           progress: Progress, fresh_index: bool = False) -> None:
-    progress.phase("indexing", len(entries) + len(deletes))
-    guard = _ParentGuard()  # noqa: F841  (registered while it lives: for the writer processes)
-    if workers > 1 and len(entries) >= 2 * workers:
-        from whoosh.multiproc import MpWriter
-
-        install_in_multiprocessing()
-        writer = MpWriter(ix, procs=workers, multisegment=True,
-                          limitmb=WRITER_LIMIT_MB // workers)
+def _count_change(summary: Summary, old: IndexedEntry | None, entry: Article) -> bool:
+    """Count an entry read from the corpus as added, updated or unchanged against what the
+    index held; True unless unchanged."""
+    if old is None:
+        summary.added += 1
+    elif old.hash != entry.content_hash or old.source != entry.source:
+        summary.updated += 1
     else:
-        writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
+        summary.unchanged += 1
+        return False
+    return True
+
+
+def _update(ix, entries: list[Article], deletes: list[str], progress: Progress) -> None:
+    """An incremental commit to the live index: one writer process (rebuilds stream through
+    _StreamingWriter, with several)."""
+    progress.phase("indexing", len(entries) + len(deletes))
+    writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
     try:
         for doc_id in deletes:
             writer.delete_by_term("id", doc_id)
             progress.advance()
-        # A fresh index has nothing to replace: skip update_document's id lookup.
-        write = writer.add_document if fresh_index else writer.update_document
         for entry in entries:
-            write(**document_fields(entry))
+            writer.update_document(**document_fields(entry))
             progress.advance()
     except BaseException:
         writer.cancel()

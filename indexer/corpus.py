@@ -215,6 +215,11 @@ def _bounded_lines(raw, max_bytes: int, where: str, result: FileResult) -> Itera
             yield decode_bytes(line)
 
 
+def duplicate_skip(entry: Article, first_source: str) -> Skip:
+    """The skip of an entry whose id an entry of `first_source` already took."""
+    return Skip(entry.source, f"duplicate id {entry.id!r}, already read from {first_source}")
+
+
 def drop_duplicate_ids(entries: list[Article]) -> tuple[list[Article], list[Skip]]:
     """Keep the first entry of each id; later ones are reported with where the first came from."""
     first: dict[str, Article] = {}
@@ -222,8 +227,7 @@ def drop_duplicate_ids(entries: list[Article]) -> tuple[list[Article], list[Skip
     skips: list[Skip] = []
     for entry in entries:
         if entry.id in first:
-            skips.append(Skip(entry.source, f"duplicate id {entry.id!r}, already read from "
-                                            f"{first[entry.id].source}"))
+            skips.append(duplicate_skip(entry, first[entry.id].source))
             continue
         first[entry.id] = entry
         kept.append(entry)

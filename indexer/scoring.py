@@ -78,8 +78,9 @@ class _SegmentScores:
 
 
 class QuestionScores:
-    """A plain question scored over every document of an index, kept so that words the engine
-    adds (feedback) are scored on top without scoring the question again.
+    """A question (plain, or search syntax limited by `match`) scored over every document of
+    an index, kept so that words the engine adds (feedback) are scored on top without scoring
+    the question again.
 
     A document's score is coordination x teaser factor x the sum of its clauses' weights; the
     factors depend only on the reader's words, so added clauses only add to the sums.
