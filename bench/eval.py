@@ -230,6 +230,30 @@ def lead_intervals(runs: Sequence[Run], ours: str, datasets: Sequence[str]) -> l
     return out
 
 
+def tied_known_item_ceiling(askers_per_question: Sequence[int], k: int = 10) -> float:
+    """The best mean MRR@k of a known-item search where each question is asked word for word
+    by `n` documents (its own among them) that nothing but chance can order: a ranking that
+    puts those n first, in random order, finds the right one at rank i with chance 1/n."""
+    if not askers_per_question:
+        return 0.0
+    return sum(sum(1 / i for i in range(1, min(n, k) + 1)) / n
+               for n in askers_per_question) / len(askers_per_question)
+
+
+def medquad_ceiling_line(ds) -> str:
+    """How many of a MedQuAD sample's questions several documents ask verbatim, and the MRR@10
+    no ranking can beat on them but by luck."""
+    from bench.datasets import medquad_askers, normal_question
+
+    askers = medquad_askers()
+    counts = [max(1, len(askers.get(normal_question(text), ()))) for text in ds.queries.values()]
+    shared = sum(1 for n in counts if n > 1)
+    return (f"{ds.label}: {shared:,} of {len(counts):,} questions are asked word for word by "
+            f"2 or more documents (mostly one disease's pages from different sources), and only "
+            f"the question's own page counts: a ranking perfect but for their order scores "
+            f"MRR@10 {tied_known_item_ceiling(counts):.3f} at best.")
+
+
 def write_results(runs: Sequence[Run], datasets: Sequence[str], extra: dict,
                   stem: str = "eval") -> Path:
     """Write bench/results/<stem>-<date>.md and .json; returns the markdown path."""
@@ -355,9 +379,14 @@ def report(argv: Sequence[str], dataset_names: Sequence[str] | None = None,
     for r in runs:
         for kind, n in r.error_kinds.items():
             print(f"errors: {r.system} on {r.dataset}: {n} x {kind}")
+    notes = list(NOTES)
+    for ds in sets:
+        if ds.name.startswith("medquad"):
+            notes.append(medquad_ceiling_line(ds))
+            print(notes[-1])
     # A partial run (some data sets, systems or questions) must not replace the full report.
     partial = bool(dataset_names or system_names or medquad_n)
-    path = write_results(runs, labels, {"argv": list(argv), "jobs": jobs, "notes": NOTES},
+    path = write_results(runs, labels, {"argv": list(argv), "jobs": jobs, "notes": notes},
                          stem="eval-partial" if partial else "eval")
     print(f"\nwritten: {path.relative_to(ROOT)} and {path.with_suffix('.json').name}")
     if per_query is not None:

@@ -933,13 +933,14 @@ def engine_state() -> dict:
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                                  timeout=30).stdout.strip()
+                                  timeout=30).stdout
         except (OSError, subprocess.SubprocessError):
             return ""
 
+    # Porcelain lines are "XY path": the status columns may begin with a space.
     changed = [line[3:] for line in git("status", "--porcelain", "--", "indexer",
                                          "webapp").splitlines()]
-    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted": changed,
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": changed,
             "indexer_fingerprint": source_fingerprint(REPO / "indexer"),
             "at": dt.datetime.now().isoformat(timespec="seconds")}
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from indexer.article import ARTICLE, TEASER, Article
+from indexer.article import ARTICLE, MERGE_KEY_CHARS, TEASER, Article
 from indexer.corpus import (
     Skip,
     SourceFile,
@@ -28,10 +28,11 @@ from indexer.postings import column_values
 from indexer.store import IndexStore
 from indexer.writing import FastSegmentWriter, install_in_multiprocessing
 
-# Whoosh's memory pool (its own estimate, shared by the writer processes) before it sorts
-# and flushes a run to disk: 10k scale documents, 1 writer: 256 MB -> 1024 MB took build CPU
-# from 45 s to 28 s (no runs to merge) and peak RSS from 331 to 696 MB.
-WRITER_LIMIT_MB = 1024
+# Postings a writer process holds (indexer.writing's estimate, MB) before it spills a sorted
+# run to disk. Runs are merged back a term at a time, so spilling costs little: the 100k
+# scale corpus, 1 writer, at 32 / 64 / 128 / 1024 MB: 749 / 793 / 792 / 886 docs/s, peak RSS
+# 203 / 193 / 282 / 841 MB (one run each, shared machine).
+WRITER_MEMORY_MB = 64
 # prctl(2) option: the signal a process gets when its parent dies.
 PR_SET_PDEATHSIG = 1
 # Below this many entries a second writer process costs more (fork, pickling, a second
@@ -131,8 +132,10 @@ def indexed_entries(ix) -> dict[str, IndexedEntry]:
             columns = [column_values(segment, name) for name in ("id", *names)]
             for docnum, (doc_id, *values) in enumerate(zip(*columns, strict=True)):
                 if docnum not in deleted:
-                    out[_text(doc_id)] = IndexedEntry(**dict(zip(names, map(_text, values),
-                                                                 strict=True)))
+                    entry = dict(zip(names, map(_text, values), strict=True))
+                    # Indexes written before keys were cut hold longer ones.
+                    entry["merge_key"] = entry["merge_key"][:MERGE_KEY_CHARS]
+                    out[_text(doc_id)] = IndexedEntry(**entry)
     return out
 
 
@@ -154,13 +157,15 @@ def index_corpus(
     max_bytes: int = 20 * 1024 * 1024,
     progress: Progress | None = None,
     wait: bool = False,
+    memory_mb: int = WRITER_MEMORY_MB,
 ) -> Summary:
     """Bring the index in line with the corpus under `roots`.
 
     Incremental by default: new and changed entries are written, entries whose source under
     the roots is gone are deleted, files whose bytes are unchanged are not even parsed. With
     `rebuild`, or when there is no index yet, a fresh generation is built beside the live one
-    and swapped in atomically, by `workers` processes (0: as many as pay, see auto_workers).
+    and swapped in atomically, by `workers` processes (0: as many as pay, see auto_workers),
+    each holding up to `memory_mb` of postings before it spills to disk.
     Raises NothingToIndex when no usable entry was found.
     """
     progress = progress or Progress()
@@ -187,7 +192,7 @@ def index_corpus(
         files, discover_skips = discover(roots)
         if rebuild:
             _rebuild(store, roots, files, discover_skips, state, workers, max_bytes, progress,
-                     summary)
+                     summary, memory_mb)
             progress.close()
             summary.seconds = time.perf_counter() - started
             return summary
@@ -254,7 +259,7 @@ def index_corpus(
 
         gen = store.current_path()
         if to_write or to_delete:
-            _update(live, to_write, to_delete, progress)
+            _update(live, to_write, to_delete, progress, memory_mb)
         if to_write or to_delete or new_meta["sources"] != old_sources:
             store.write_meta(gen, {**new_meta, "generation": gen.name})
         summary.generation = gen.name
@@ -265,7 +270,7 @@ def index_corpus(
 
 def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
              discover_skips: list[Skip], state: dict[str, IndexedEntry], workers: int,
-             max_bytes: int, progress: Progress, summary: Summary) -> None:
+             max_bytes: int, progress: Progress, summary: Summary, memory_mb: int) -> None:
     """A fresh generation of everything under the roots, swapped in when complete.
 
     Articles go to the writer processes as they are read, so reading and parsing the corpus
@@ -275,7 +280,7 @@ def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
     """
     root_paths = [os.path.abspath(r) for r in roots]
     gen = store.new_generation()
-    sink = _StreamingWriter(_open_dir(gen), workers)
+    sink = _StreamingWriter(_open_dir(gen), workers, memory_mb)
     seen: dict[str, str] = {}  # id -> source file
     article_keys: list[tuple[str, str]] = []
     teasers: list[Article] = []
@@ -333,8 +338,8 @@ class _StreamingWriter:
     PARALLEL_MIN_ENTRIES wait until it is known whether the build is big enough for several
     writer processes."""
 
-    def __init__(self, ix, workers: int) -> None:
-        self.ix, self.workers = ix, workers
+    def __init__(self, ix, workers: int, memory_mb: int = WRITER_MEMORY_MB) -> None:
+        self.ix, self.workers, self.memory_mb = ix, workers, memory_mb
         self.buffer: list[Article] = []
         self.writer = None
         self._guard = None
@@ -356,9 +361,9 @@ class _StreamingWriter:
 
             install_in_multiprocessing()
             self.writer = MpWriter(self.ix, procs=workers, multisegment=True,
-                                   limitmb=WRITER_LIMIT_MB // workers)
+                                   limitmb=self.memory_mb)
         else:
-            self.writer = FastSegmentWriter(self.ix, limitmb=WRITER_LIMIT_MB)
+            self.writer = FastSegmentWriter(self.ix, limitmb=self.memory_mb)
         buffered, self.buffer = self.buffer, []
         for entry in buffered:
             self.writer.add_document(**document_fields(entry))
@@ -419,11 +424,12 @@ def _count_change(summary: Summary, old: IndexedEntry | None, entry: Article) ->
     return True
 
 
-def _update(ix, entries: list[Article], deletes: list[str], progress: Progress) -> None:
+def _update(ix, entries: list[Article], deletes: list[str], progress: Progress,
+            memory_mb: int = WRITER_MEMORY_MB) -> None:
     """An incremental commit to the live index: one writer process (rebuilds stream through
     _StreamingWriter, with several)."""
     progress.phase("indexing", len(entries) + len(deletes))
-    writer = FastSegmentWriter(ix, limitmb=WRITER_LIMIT_MB)
+    writer = FastSegmentWriter(ix, limitmb=memory_mb)
     try:
         for doc_id in deletes:
             writer.delete_by_term("id", doc_id)

@@ -36,6 +36,9 @@ class Settings:
     )
     # 0 means "as many as pay off" (see indexer.build.auto_workers).
     workers: int = field(default_factory=lambda: int(_env("WORKERS", "0")))
+    # Postings an index writer process holds before it spills a sorted run to disk (MB, per
+    # writer); see indexer.build.WRITER_MEMORY_MB for what it trades.
+    writer_memory_mb: int = field(default_factory=lambda: int(_env("WRITER_MEMORY_MB", "64")))
     per_page: int = field(default_factory=lambda: int(_env("PER_PAGE", "10")))
     max_per_page: int = 50
     synonym_paths: tuple[Path, ...] = field(default_factory=_default_synonym_paths)

@@ -6,6 +6,9 @@ posting written at commit and every length looked up when scoring. Segment files
 once written, so remembering "no such column" is safe. Measured on 1,000 MedQuAD articles:
 about a third of commit time went to those stat calls.
 
+Whoosh's posting writer cannot inline short posting lists into the term index (a misnamed
+method); indexer.writing does, so the method gets its name.
+
 Whoosh also copies every file of a memory-mapped segment onto the heap when it opens it; see
 `_install_view_files`.
 """
@@ -47,6 +50,10 @@ def _install() -> None:
     reader_class._cached_reader = _cached_reader
     reader_class.doc_field_length = doc_field_length
     reader_class._healthsearch_fixed = True
+    # The posting writer inlines short posting lists through a method the term info class
+    # names set_inlined (a typo dead behind the default inline limit of 1).
+    if not hasattr(whoosh3.W3TermInfo, "set_inline"):
+        whoosh3.W3TermInfo.set_inline = whoosh3.W3TermInfo.set_inlined
 
 
 def field_length_column(perdoc_reader, fieldname: str) -> list[int | None] | None:

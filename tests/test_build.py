@@ -93,6 +93,27 @@ def test_teaser_that_opens_a_full_article_is_merged_into_it(tmp_path, store):
     assert index_stats(store)["teasers"] == 2
 
 
+def test_a_teaser_longer_than_the_merge_key_merges_into_an_article_added_later(tmp_path,
+                                                                                store):
+    from indexer.article import MERGE_KEY_CHARS
+
+    opening = ("Gout is a form of inflammatory arthritis that develops in some people who "
+               "have high levels of uric acid in the blood, and the acid can form needle-like "
+               "crystals in a joint and cause sudden, severe episodes of pain, tenderness, "
+               "warmth and swelling")
+    assert len(opening) > MERGE_KEY_CHARS + 60
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "digest.txt").write_text(opening + " in the big t...\n")
+    index_corpus([corpus], store)
+    assert index_stats(store)["teasers"] == 1
+    (corpus / "gout.html").write_text(
+        f"<html><body><h1>Gout</h1><p>{opening} in the big toe.</p></body></html>")
+    summary = index_corpus([corpus], store)  # incremental: keys read back from the index
+    assert summary.merged == 1
+    assert (index_stats(store)["articles"], index_stats(store)["teasers"]) == (1, 0)
+
+
 def test_broken_files_are_skipped_with_reasons_and_the_rest_indexed(tmp_path, store):
     corpus = tmp_path / "mixed"
     corpus.mkdir()
@@ -163,6 +184,30 @@ def test_a_lock_left_by_a_killed_run_is_recovered(store):
     summary = index_corpus([CORPUS], store)
     assert summary.recovered_lock_pid == 999999
     assert not half_built.exists()
+
+
+def test_a_writer_that_spills_every_document_to_disk_gives_the_same_answers(tmp_path):
+    # memory_mb=0: the writer's pool is written out as a sorted run after every field.
+    spilled, in_memory = IndexStore(tmp_path / "spilled"), IndexStore(tmp_path / "memory")
+    index_corpus([CORPUS], spilled, memory_mb=0)
+    index_corpus([CORPUS], in_memory)
+    for query in ("How long does it take to heal a broken tendon", "stomach cancer",
+                  "insomina", '"gastric cancer"'):
+        pages = [SearchEngine(Settings(index_dir=s.root)).search(query)
+                 for s in (spilled, in_memory)]
+        assert [(r.id, r.score, r.snippet) for r in pages[0].results] == [
+            (r.id, r.score, r.snippet) for r in pages[1].results]
+        assert pages[0].suggestion == pages[1].suggestion
+
+
+def test_cli_memory_flag_sets_the_writer_pool(tmp_path):
+    out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix"), "--memory-mb",
+                  "8", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["added"] == 16
+    out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix"), "--memory-mb",
+                  "1")
+    assert out.returncode != 0 and "--memory-mb" in out.stderr
 
 
 def run_cli(*args, cwd=ROOT):

@@ -14,6 +14,7 @@ from bench.eval import (
     paired_bootstrap,
     query_metrics,
     recall_at_k,
+    tied_known_item_ceiling,
 )
 
 JUDGED = {"a": 2, "b": 1, "c": 0}  # c is judged but not relevant
@@ -79,3 +80,14 @@ def test_a_paired_bootstrap_interval_straddles_zero_for_a_coin_flip_difference()
     peer = {f"q{i}": float((i + 1) % 2) for i in range(200)}
     diff, low, high = paired_bootstrap(ours, peer)
     assert diff == 0 and low < 0 < high
+
+
+def test_tied_known_item_ceiling_is_the_mean_reciprocal_rank_of_a_random_order_among_ties():
+    assert tied_known_item_ceiling([1, 1]) == 1.0
+    # Two documents ask it: rank 1 or 2 with even chance.
+    assert tied_known_item_ceiling([2]) == pytest.approx((1 + 1 / 2) / 2)
+    assert tied_known_item_ceiling([1, 3]) == pytest.approx((1 + (1 + 1 / 2 + 1 / 3) / 3) / 2)
+    # Beyond rank k a find counts nothing.
+    assert tied_known_item_ceiling([20], k=10) == pytest.approx(sum(1 / i for i in range(1, 11))
+                                                                / 20)
+    assert tied_known_item_ceiling([]) == 0.0

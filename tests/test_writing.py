@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 
 from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import SegmentWriter
 
 from indexer.schema import build_schema
-from indexer.writing import FastSegmentWriter
+from indexer.writing import INLINE_LIMIT, FastSegmentWriter
 
 WORDS = ("gout tendon cramp calcium insomnia renal gastric tumour fever cough rash asthma "
          "diabetes insulin migraine nausea vitamin sleep pain swelling").split()
@@ -50,17 +51,22 @@ def _raw_terms(ix) -> dict:
         out = {}
         for key, value in terms._tindex.items():
             info = W3TermInfo.from_bytes(value)
-            offset, length = info._offset, info._length[0]
             stats = {k: v for k, v in vars(info).items() if k != "_offset"}
-            blocks = bytes(terms._postfile.get(offset, length))
+            blocks = (b"" if info.is_inlined() else
+                      bytes(terms._postfile.get(info._offset, info._length[0])))
             out[(names[int.from_bytes(key[:2], "big")], key[2:])] = (stats, blocks)
         return out
+
+
+def _whooshs_own(path, docs):
+    """The index Whoosh's own writer makes with the codec settings ours uses."""
+    return _write(path, SegmentWriter, docs, codec=W3Codec(inlinelimit=INLINE_LIMIT))
 
 
 def test_the_index_equals_whooshs_own(tmp_path):
     docs = _docs(300)
     ours = _write(tmp_path / "ours", FastSegmentWriter, docs)
-    theirs = _write(tmp_path / "theirs", SegmentWriter, docs)
+    theirs = _whooshs_own(tmp_path / "theirs", docs)
     assert _postings(ours) == _postings(theirs)
     raw_ours, raw_theirs = _raw_terms(ours), _raw_terms(theirs)
     assert raw_ours.keys() == raw_theirs.keys()
@@ -85,11 +91,34 @@ def test_each_spelling_word_is_posted_once_per_segment_on_its_first_document(tmp
 
 def test_a_spilled_pool_writes_the_same_index(tmp_path):
     docs = _docs(400, seed=2)
-    # A pool of 1 MB spills many runs to disk, merged back at commit.
-    spilled = _write(tmp_path / "spilled", FastSegmentWriter, docs, limitmb=1)
+    (tmp_path / "spilled").mkdir()
+    spilled = whoosh_index.create_in(str(tmp_path / "spilled"), build_schema())
+    writer = FastSegmentWriter(spilled)
+    writer.pool.limit = 20_000  # bytes: a run every few documents, merged back at commit
+    for doc in docs:
+        writer.add_document(**doc)
+    assert len(writer.pool.runs) > 10
+    writer.commit()
     in_memory = _write(tmp_path / "memory", FastSegmentWriter, docs, limitmb=512)
+    theirs = _whooshs_own(tmp_path / "theirs", docs)
     assert _postings(spilled, ("title", "body", "spell_body")) == _postings(
         in_memory, ("title", "body", "spell_body"))
+    raw_spilled, raw_theirs = _raw_terms(spilled), _raw_terms(theirs)
+    for key, value in raw_spilled.items():
+        if not key[0].startswith("spell_"):
+            assert value == raw_theirs[key], key
+
+
+def test_the_pool_holds_a_posting_list_per_term_not_a_tuple_per_posting(tmp_path):
+    docs = _docs(200, seed=3)
+    (tmp_path / "ix").mkdir()
+    writer = FastSegmentWriter(whoosh_index.create_in(str(tmp_path / "ix"), build_schema()))
+    for doc in docs:
+        writer.add_document(**doc)
+    terms = writer.pool._terms
+    with_gout = terms["body"][b"gout"][0]
+    assert list(with_gout) == sorted(with_gout) and len(with_gout) > 100
+    writer.cancel()
 
 
 def test_the_vocabulary_survives_deleting_the_first_document_and_merging(tmp_path):
@@ -102,6 +131,19 @@ def test_the_vocabulary_survives_deleting_the_first_document_and_merging(tmp_pat
     writer.commit(optimize=True)  # one segment: the old one merged without its first document
     with ix.reader() as reader:
         assert {b"insomnia", b"asthma", b"fever"} <= set(reader.lexicon("spell_body"))
+
+
+def test_a_word_in_one_document_lives_in_the_term_index_and_is_found(tmp_path):
+    docs = [{"id": "a", "title": "Gout", "body": "gout and tophi"},
+            {"id": "b", "title": "Gout", "body": "gout again"}]
+    ix = _write(tmp_path / "ix", FastSegmentWriter, docs)
+    with ix.reader() as reader:
+        assert reader.term_info("body", "tophi")._inlined is not None  # no postings block
+        assert reader.term_info("body", "gout")._inlined is None
+        assert list(reader.postings("body", "tophi").all_ids()) == [0]
+    with ix.searcher() as searcher:
+        from whoosh.query import Term
+        assert [hit["id"] for hit in searcher.search(Term("body", "tophi"))] == ["a"]
 
 
 def test_one_pass_text_field_indexes_as_whooshs_text_field_does():
