@@ -11,7 +11,6 @@ import csv
 import gzip
 import json
 import random
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,17 +147,15 @@ def medquad(split: str = "test", n: int = MEDQUAD_SAMPLE) -> Dataset:
                    MEDQUAD / "corpus.jsonl.gz")
 
 
-def normal_question(text: str) -> str:
-    """A question's words, lowercased: how two documents are seen to ask the same one."""
-    return " ".join(re.findall(r"\w+", text.lower()))
-
-
 def medquad_askers() -> dict[str, set[str]]:
-    """Normalised question -> the ids of every MedQuAD document (with an answer) asking it."""
+    """A question's words, lowercased (indexer.article.opening_key) -> the ids of every
+    MedQuAD document (with an answer) asking it."""
+    from indexer.article import opening_key
+
     askers: dict[str, set[str]] = {}
     for rec in read_jsonl(MEDQUAD / "corpus.jsonl.gz"):
         for question in rec.get("questions") or ():
-            askers.setdefault(normal_question(question["question"]), set()).add(str(rec["id"]))
+            askers.setdefault(opening_key(question["question"]), set()).add(str(rec["id"]))
     return askers
 
 

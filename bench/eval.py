@@ -243,10 +243,11 @@ def tied_known_item_ceiling(askers_per_question: Sequence[int], k: int = 10) -> 
 def medquad_ceiling_line(ds) -> str:
     """How many of a MedQuAD sample's questions several documents ask verbatim, and the MRR@10
     no ranking can beat on them but by luck."""
-    from bench.datasets import medquad_askers, normal_question
+    from bench.datasets import medquad_askers
+    from indexer.article import opening_key
 
     askers = medquad_askers()
-    counts = [max(1, len(askers.get(normal_question(text), ()))) for text in ds.queries.values()]
+    counts = [max(1, len(askers.get(opening_key(text), ()))) for text in ds.queries.values()]
     shared = sum(1 for n in counts if n > 1)
     return (f"{ds.label}: {shared:,} of {len(counts):,} questions are asked word for word by "
             f"2 or more documents (mostly one disease's pages from different sources), and only "

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from indexer.article import ARTICLE, MERGE_KEY_CHARS, TEASER, Article
+from indexer.config import WRITER_MEMORY_MB
 from indexer.corpus import (
     Skip,
     SourceFile,
@@ -28,11 +29,6 @@ from indexer.postings import column_values
 from indexer.store import IndexStore
 from indexer.writing import FastSegmentWriter, install_in_multiprocessing
 
-# Postings a writer process holds (indexer.writing's estimate, MB) before it spills a sorted
-# run to disk. Runs are merged back a term at a time, so spilling costs little: the 100k
-# scale corpus, 1 writer, at 32 / 64 / 128 / 1024 MB: 749 / 793 / 792 / 886 docs/s, peak RSS
-# 203 / 193 / 282 / 841 MB (one run each, shared machine).
-WRITER_MEMORY_MB = 64
 # prctl(2) option: the signal a process gets when its parent dies.
 PR_SET_PDEATHSIG = 1
 # Below this many entries a second writer process costs more (fork, pickling, a second
@@ -338,7 +334,7 @@ class _StreamingWriter:
     PARALLEL_MIN_ENTRIES wait until it is known whether the build is big enough for several
     writer processes."""
 
-    def __init__(self, ix, workers: int, memory_mb: int = WRITER_MEMORY_MB) -> None:
+    def __init__(self, ix, workers: int, memory_mb: int) -> None:
         self.ix, self.workers, self.memory_mb = ix, workers, memory_mb
         self.buffer: list[Article] = []
         self.writer = None
@@ -425,7 +421,7 @@ def _count_change(summary: Summary, old: IndexedEntry | None, entry: Article) ->
 
 
 def _update(ix, entries: list[Article], deletes: list[str], progress: Progress,
-            memory_mb: int = WRITER_MEMORY_MB) -> None:
+            memory_mb: int) -> None:
     """An incremental commit to the live index: one writer process (rebuilds stream through
     _StreamingWriter, with several)."""
     progress.phase("indexing", len(entries) + len(deletes))

@@ -7,6 +7,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENV_PREFIX = "HEALTHSEARCH_"
+# Postings an index writer process holds (indexer.writing's estimate, MB) before it spills a
+# sorted run to disk. Runs are merged back a term at a time, so spilling costs little. The
+# 100k scale corpus, 1 writer, before run blocks shrank to 200 terms, at 32 / 64 / 128 /
+# 1024 MB: 749 / 793 / 792 / 886 docs/s, peak RSS 203 / 193 / 282 / 841 MB
+# (bench/results/2026-12-01-build-pool.md).
+WRITER_MEMORY_MB = 64
 
 
 def _env(name: str, default: str) -> str:
@@ -37,8 +43,9 @@ class Settings:
     # 0 means "as many as pay off" (see indexer.build.auto_workers).
     workers: int = field(default_factory=lambda: int(_env("WORKERS", "0")))
     # Postings an index writer process holds before it spills a sorted run to disk (MB, per
-    # writer); see indexer.build.WRITER_MEMORY_MB for what it trades.
-    writer_memory_mb: int = field(default_factory=lambda: int(_env("WRITER_MEMORY_MB", "64")))
+    # writer); see WRITER_MEMORY_MB above for what it trades.
+    writer_memory_mb: int = field(
+        default_factory=lambda: int(_env("WRITER_MEMORY_MB", str(WRITER_MEMORY_MB))))
     per_page: int = field(default_factory=lambda: int(_env("PER_PAGE", "10")))
     max_per_page: int = 50
     synonym_paths: tuple[Path, ...] = field(default_factory=_default_synonym_paths)

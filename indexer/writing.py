@@ -207,9 +207,14 @@ def _array(typecode: str, data: bytes) -> array:
 def add_postings(fieldwriter, schema, lengths, items) -> None:
     """Whoosh's FieldWriter.add_postings for its W3 codec, for a stream of posting tuples
     sorted by term (what Whoosh's merges hand it)."""
-    add_terms(fieldwriter, schema, lengths,
-              ((*key, [p[2] for p in group], [p[3] for p in group], [p[4] for p in group])
-               for key, group in ((k, list(g)) for k, g in groupby(items, key=_FIELD_AND_TERM))))
+    add_terms(fieldwriter, schema, lengths, _posting_lists(items))
+
+
+def _posting_lists(items):
+    for (fieldname, text), group in groupby(items, key=_FIELD_AND_TERM):
+        postings = list(group)
+        yield (fieldname, text, [p[2] for p in postings], [p[3] for p in postings],
+               [p[4] for p in postings])
 
 
 def add_terms(fieldwriter, schema, lengths, terms) -> None:
@@ -278,10 +283,9 @@ class FastSegmentWriter(SegmentWriter):
     `install_in_multiprocessing` points here.
     """
 
-    def __init__(self, ix, *args, limitmb: int = 128, **kwargs) -> None:
-        if not args:
-            kwargs.setdefault("codec", W3Codec(inlinelimit=INLINE_LIMIT))
-        SegmentWriter.__init__(self, ix, *args, limitmb=limitmb, **kwargs)
+    def __init__(self, ix, limitmb: int = 128, **kwargs) -> None:
+        kwargs.setdefault("codec", W3Codec(inlinelimit=INLINE_LIMIT))
+        SegmentWriter.__init__(self, ix, limitmb=limitmb, **kwargs)
         self.pool = FastPostingPool(self._tempstorage, self.newsegment, limitmb=limitmb)
         if isinstance(self.fieldwriter, W3FieldWriter):
             self.fieldwriter.add_postings = partial(add_postings, self.fieldwriter)
