@@ -17,6 +17,7 @@ from pathlib import Path
 from indexer.article import ARTICLE, MERGE_KEY_CHARS, TEASER, Article
 from indexer.config import WRITER_MEMORY_MB
 from indexer.corpus import (
+    MIN_MERGE_WORDS,
     Skip,
     SourceFile,
     discover,
@@ -271,14 +272,15 @@ def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
 
     Articles go to the writer processes as they are read, so reading and parsing the corpus
     overlap with indexing and the corpus is never held in memory whole. Only teasers wait
-    for the end: one that opens a full article read later is merged into it. The first entry
-    of an id wins, as in an incremental update.
+    for the end: once the articles are committed, one that opens an article is merged into
+    it and the others are written (articles' keys are read back from the new generation,
+    not held while it streams: 300k articles' keys were 75 MB). The first entry of an id
+    wins, as in an incremental update.
     """
     root_paths = [os.path.abspath(r) for r in roots]
     gen = store.new_generation()
     sink = _StreamingWriter(_open_dir(gen), workers, memory_mb)
     seen: dict[str, str] = {}  # id -> source file
-    article_keys: list[tuple[str, str]] = []
     teasers: list[Article] = []
     skips = list(discover_skips)
 
@@ -294,7 +296,6 @@ def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
         if entry.kind == TEASER:
             teasers.append(entry)
         else:
-            article_keys.append((entry.id, entry.merge_key))
             write(entry)
 
     try:
@@ -302,15 +303,18 @@ def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
         got = read_corpus(roots, max_bytes, files=files, emit=emit,
                           progress=lambda _: progress.advance())
         skips += got.skips
-        merged = teasers_to_merge([(t.id, t.merge_key) for t in teasers], article_keys)
-        for teaser in teasers:
-            if teaser.id not in merged:
-                write(teaser)
-        summary.merged = len(merged)
         summary.skipped = skips
-        if len(seen) == len(merged) and not _has_entries_outside(state, root_paths):
+        if not seen and not _has_entries_outside(state, root_paths):
             raise NothingToIndex("no usable entry found in " + ", ".join(map(str, roots)))
         summary.workers = sink.commit()
+        merged = teasers_to_merge([(t.id, t.merge_key) for t in teasers],
+                                  _articles_teasers_may_open(_open_dir(gen), teasers))
+        summary.merged = len(merged)
+        rest = [t for t in teasers if t.id not in merged]
+        for teaser in rest:
+            _count_change(summary, state.get(teaser.id), teaser)
+        if rest:
+            _update(_open_dir(gen), rest, [], Progress(), memory_mb)
     except BaseException:
         sink.cancel()
         store.remove_generation(gen)
@@ -376,6 +380,27 @@ class _StreamingWriter:
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 self.writer.cancel()
+
+
+def _articles_teasers_may_open(ix, teasers: list[Article]) -> list[tuple[str, str]]:
+    """(id, merge key) of the indexed articles whose key starts as some teaser's does: the
+    candidates teasers_to_merge needs, read from the columns without holding every key."""
+    keys = [t.merge_key.encode("utf-8") for t in teasers
+            if len(t.merge_key.split()) >= MIN_MERGE_WORDS]
+    if not keys:
+        return []
+    cut = min(map(len, keys))
+    wanted = {key[:cut] for key in keys}
+    out: list[tuple[str, str]] = []
+    with ix.reader() as reader:
+        for segment, _ in reader.leaf_readers():
+            if not segment.doc_count_all():
+                continue  # no articles: an empty index has no columns to read
+            ids = column_values(segment, "id")
+            for doc_id, key in zip(ids, column_values(segment, "merge_key"), strict=True):
+                if key[:cut] in wanted:
+                    out.append((_text(doc_id), _text(key)))
+    return out
 
 
 def _has_entries_outside(state: dict[str, IndexedEntry], roots: list[str]) -> bool:

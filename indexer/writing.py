@@ -55,6 +55,11 @@ ONE = pack_uint(1)
 # file of their own (Whoosh's default, 1, inlines none): a one-document block costs about 90
 # bytes, and a third of the terms of a segment (spelling words, rare words) have one.
 INLINE_LIMIT = 2
+# Postings per block of a posting list (Whoosh's default is 128). Each block is pickled and
+# compressed on its own, so small blocks pay a header and a fresh zlib dictionary each; this
+# engine reads whole posting lists into arrays (indexer.postings), never skipping blocks.
+# 10k scale articles, one segment: postings file 26.6 -> 22.4 MB (1,024: 23.1 MB).
+BLOCK_LIMIT = 4096
 _FIELD_AND_TERM = itemgetter(0, 1)
 
 
@@ -275,6 +280,11 @@ def _add_term_postings(postwriter, docs, weights, values, column) -> None:
         postwriter._maxlength = max(postwriter._maxlength, high)
 
 
+def segment_codec(blocklimit: int = BLOCK_LIMIT) -> W3Codec:
+    """Whoosh's W3 codec as this engine writes segments: long blocks, short lists inlined."""
+    return W3Codec(blocklimit=blocklimit, inlinelimit=INLINE_LIMIT)
+
+
 class FastSegmentWriter(SegmentWriter):
     """Whoosh's SegmentWriter with a FastPostingPool.
 
@@ -284,7 +294,7 @@ class FastSegmentWriter(SegmentWriter):
     """
 
     def __init__(self, ix, limitmb: int = 128, **kwargs) -> None:
-        kwargs.setdefault("codec", W3Codec(inlinelimit=INLINE_LIMIT))
+        kwargs.setdefault("codec", segment_codec())
         SegmentWriter.__init__(self, ix, limitmb=limitmb, **kwargs)
         self.pool = FastPostingPool(self._tempstorage, self.newsegment, limitmb=limitmb)
         if isinstance(self.fieldwriter, W3FieldWriter):

@@ -286,3 +286,23 @@ def test_a_rebuild_that_finds_nothing_leaves_no_generation_behind(tmp_path, stor
     with pytest.raises(NothingToIndex):
         index_corpus([tmp_path / "e"], store, rebuild=True)
     assert not [p for p in store.root.iterdir() if p.name.startswith("gen-")]
+
+
+def test_a_rebuild_reads_back_only_the_articles_a_teaser_may_open(tmp_path, store):
+    from indexer.build import _articles_teasers_may_open, _open_dir
+    from indexer.corpus import read_corpus
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "digest.txt").write_text("Gastric cancer refers to a malignant tumor that o...\n")
+    for name, text in (("gastric", "Gastric cancer refers to a malignant tumor that starts in "
+                        "the stomach lining."), ("renal", "Renal hamartoma is common."),
+                       ("gastritis", "Gastritis is an inflammation of the stomach lining.")):
+        (corpus / f"{name}.html").write_text(f"<html><body><h1>{name}</h1><p>{text}</p>"
+                                             "</body></html>")
+    summary = index_corpus([corpus], store, rebuild=True, workers=1)
+    assert summary.merged == 1 and summary.added == 3
+    teasers = [e for e in read_corpus([corpus], 1 << 20).entries if e.kind == "teaser"]
+    candidates = _articles_teasers_may_open(_open_dir(store.current_path()), teasers)
+    assert [doc_id for doc_id, _ in candidates] == ["gastric"]
+    assert candidates[0][1].startswith(teasers[0].merge_key)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import random
 
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import SegmentWriter
 
 from indexer.schema import build_schema
-from indexer.writing import INLINE_LIMIT, FastSegmentWriter
+from indexer.writing import FastSegmentWriter, segment_codec
 
 WORDS = ("gout tendon cramp calcium insomnia renal gastric tumour fever cough rash asthma "
          "diabetes insulin migraine nausea vitamin sleep pain swelling").split()
@@ -60,7 +59,7 @@ def _raw_terms(ix) -> dict:
 
 def _whooshs_own(path, docs):
     """The index Whoosh's own writer makes with the codec settings ours uses."""
-    return _write(path, SegmentWriter, docs, codec=W3Codec(inlinelimit=INLINE_LIMIT))
+    return _write(path, SegmentWriter, docs, codec=segment_codec())
 
 
 def test_the_index_equals_whooshs_own(tmp_path):
@@ -77,6 +76,40 @@ def test_the_index_equals_whooshs_own(tmp_path):
     with ours.reader() as a, theirs.reader() as b:
         for field in ("spell_body", "spell_title"):
             assert set(a.lexicon(field)) == set(b.lexicon(field))
+
+
+def test_posting_lists_longer_than_a_block_are_written_as_whoosh_writes_them(tmp_path):
+    docs = _docs(300, seed=4)
+    small = segment_codec(blocklimit=16)  # common words span many blocks
+    ours = _write(tmp_path / "ours", FastSegmentWriter, docs, codec=small)
+    theirs = _write(tmp_path / "theirs", SegmentWriter, docs, codec=segment_codec(blocklimit=16))
+    assert _postings(ours) == _postings(theirs)
+    raw_ours, raw_theirs = _raw_terms(ours), _raw_terms(theirs)
+    assert max(len(blocks) for _, blocks in raw_ours.values()) > 0
+    for key, value in raw_ours.items():
+        if not key[0].startswith("spell_"):
+            assert value == raw_theirs[key], key
+    with ours.reader() as reader:
+        assert reader.doc_frequency("body", "gout") > 16
+
+
+def test_inlined_postings_read_back_as_written_and_old_segments_still_read():
+    from pickle import dumps
+
+    from whoosh.codec.whoosh3 import W3TermInfo
+
+    info = W3TermInfo()
+    info._weight, info._df, info._maxlength, info._maxweight = 3.5, 2, 12, 2.5
+    info._minid, info._maxid = 4, 9
+    info.set_inlined([4, 9], [1.0, 2.5], [b"\x00\x00\x00\x01a", b"b"])
+    back = W3TermInfo.from_bytes(info.to_bytes())
+    assert back.inlined_postings() == ((4, 9), (1.0, 2.5), (b"\x00\x00\x00\x01a", b"b"))
+    assert (back.weight(), back.doc_frequency(), back.max_id()) == (3.5, 2, 9)
+    # Whoosh's own encoding (pickle protocol 2), as segments written before hold it.
+    head = info.to_bytes()[:W3TermInfo._struct.size]
+    old = W3TermInfo.from_bytes(head + dumps(info._inlined, 2))
+    assert old.inlined_postings() == back.inlined_postings()
+    assert len(info.to_bytes()) < len(head + dumps(info._inlined, 2)) - 40
 
 
 def test_each_spelling_word_is_posted_once_per_segment_on_its_first_document(tmp_path):
