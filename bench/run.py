@@ -720,11 +720,13 @@ def targets_for(name: str, docs: int, figures: dict, opts: Options) -> list[dict
     ours = figures.get("ours", {})
     out: list[Target] = []
     p95 = _get(ours, "search_distinct.p95_ms")
+    # The issue sets some targets for 100k; larger corpora are held to them too, labelled so.
+    at = "" if docs == 100_000 else f"; set for 100k, held here at {name}"
     if docs <= 20_000:
         out.append(Target("in-process search() p95 ≤ 60 ms at ~11k (distinct, no cache)",
                           p95, 60, False, "ms"))
     elif docs >= 100_000:
-        out.append(Target("in-process search() p95 ≤ 250 ms at 100k (distinct, no cache)",
+        out.append(Target(f"in-process search() p95 ≤ 250 ms at 100k (distinct, no cache{at})",
                           p95, 250, False, "ms"))
     tut = figures.get("whoosh-tutorial", {})
     variants = [("http", "")] + [(f"http_p{n}", f", ours with {n} server processes")
@@ -744,13 +746,13 @@ def targets_for(name: str, docs: int, figures: dict, opts: Options) -> list[dict
         out.append(Target("full build ≥ 1,000 docs/s with 2 workers",
                           _get(ours, "build_w2.docs_per_s"), 1000, True, "docs/s"))
     if docs >= 100_000:
-        out.append(Target("incremental update of 1 changed article ≤ 2 s (engine time)",
+        out.append(Target(f"incremental update of 1 changed article ≤ 2 s (engine time{at})",
                           _get(ours, "incremental.1.seconds"), 2, False, "s"))
-        out.append(Target("incremental update of 1 changed article ≤ 2 s (process wall)",
+        out.append(Target(f"incremental update of 1 changed article ≤ 2 s (process wall{at})",
                           _get(ours, "incremental.1.wall_s"), 2, False, "s"))
         rss = _get(ours, "http.rss_peak_mb")
-        out.append(Target("serving memory ≤ 500 MB RSS at 100k (peak under load)", rss, 500,
-                          False, "MB"))
+        out.append(Target(f"serving memory ≤ 500 MB RSS at 100k (peak under load{at})", rss,
+                          500, False, "MB"))
     return [t.as_dict() for t in out]
 
 
