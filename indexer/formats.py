@@ -309,13 +309,16 @@ def parse_digest(text: str, *, id_prefix: str, source: str, source_hash: str = "
         title, body = _title_and_body(lines)
         entry = make_entry(id=id_prefix, title=title, body=body, source=source,
                            kind=ARTICLE, source_hash=source_hash)
-        return Digest([entry], questions)
+        # Control characters are not blank to str.strip but are to the normalised body.
+        return Digest([entry] if entry.body.strip() else [], questions)
     entries = []
     seen: set[str] = set()
     for line in nonblank:
         kind = TEASER if is_teaser_text(line) else ARTICLE
         entry = make_entry(id="", title=None, body=line, source=source, kind=kind,
                            source_hash=source_hash)
+        if not entry.body.strip():
+            continue
         base = f"{id_prefix}/{slugify(entry.title)}"
         eid, n = base, 2
         while eid in seen:
