@@ -307,14 +307,15 @@ def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
         if not seen and not _has_entries_outside(state, root_paths):
             raise NothingToIndex("no usable entry found in " + ", ".join(map(str, roots)))
         summary.workers = sink.commit()
+        built = _open_dir(gen)
         merged = teasers_to_merge([(t.id, t.merge_key) for t in teasers],
-                                  _articles_teasers_may_open(_open_dir(gen), teasers))
+                                  _articles_teasers_may_open(built, teasers))
         summary.merged = len(merged)
         rest = [t for t in teasers if t.id not in merged]
         for teaser in rest:
             _count_change(summary, state.get(teaser.id), teaser)
         if rest:
-            _update(_open_dir(gen), rest, [], Progress(), memory_mb)
+            _update(built, rest, [], Progress(), memory_mb)
     except BaseException:
         sink.cancel()
         store.remove_generation(gen)

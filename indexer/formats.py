@@ -229,12 +229,12 @@ def parse_jsonl(
         if rid is None or str(rid).strip() == "":
             yield RecordError(where, "no id or _id")
             continue
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
             yield RecordError(where, "no text")
             continue
         title = record.get("title")
         url = record.get("url")
-        yield make_entry(
+        entry = make_entry(
             id=str(rid).strip(),
             title=title if isinstance(title, str) else "",
             body=text,
@@ -242,6 +242,11 @@ def parse_jsonl(
             url=safe_url(url) if isinstance(url, str) else "",
             source_hash=source_hash,
         )
+        # Blank once normalised (control characters are not blank to str.strip).
+        if not entry.body.strip():
+            yield RecordError(where, "no text")
+            continue
+        yield entry
 
 
 # -- MedQuAD-style XML -----------------------------------------------------------------------

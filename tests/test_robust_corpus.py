@@ -280,12 +280,14 @@ def test_an_unreadable_file_is_reported(tmp_path):
                                    "reason": "cannot read (Permission denied)"}]
 
 
-@pytest.mark.parametrize("data", [b"\xff\xfe\x01\x00\x00\x00", b"\x01\x02\n\x03\n",
-                                  b"Gout ...\n\x01\x7f\n"])
-def test_lines_of_control_characters_give_no_blank_entry(tmp_path, data):
+@pytest.mark.parametrize(("name", "data"), [
+    ("f.txt", b"\xff\xfe\x01\x00\x00\x00"), ("f.txt", b"\x01\x02\n\x03\n"),
+    ("f.txt", b"Gout ...\n\x01\x7f\n"),
+    ("f.jsonl", b'{"id": "a", "text": "\\u0001\\u0000"}\n{"id": "b", "text": "Gout"}\n')])
+def test_lines_of_control_characters_give_no_blank_entry(tmp_path, name, data):
     # Found by the property test above: U+0001 U+0000 after a UTF-16 BOM is not blank to
     # str.strip, but is once the body is normalised, and gave an article with no text.
-    path = tmp_path / "f.txt"
+    path = tmp_path / name
     path.write_bytes(data)
     result = read_file(SourceFile(path, "f"), 4096)
     assert all(entry.body.strip() for entry in result.entries)
@@ -295,3 +297,6 @@ def test_lines_of_control_characters_give_no_blank_entry(tmp_path, data):
             "no entries (blank or only sample questions)"]
     if data.startswith(b"Gout"):
         assert [e.kind for e in result.entries] == ["teaser"]
+    if name.endswith(".jsonl"):
+        assert [e.id for e in result.entries] == ["b"]
+        assert [s.reason for s in result.skips] == ["no text"]
