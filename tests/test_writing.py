@@ -112,6 +112,45 @@ def test_inlined_postings_read_back_as_written_and_old_segments_still_read():
     assert len(info.to_bytes()) < len(head + dumps(info._inlined, 2)) - 40
 
 
+def _weights_and_arrays(ix) -> dict:
+    """(field, term) -> (Whoosh's matcher weights, this engine's decoded postings)."""
+    from indexer.postings import read_postings
+
+    with ix.reader() as reader:
+        segment = next(iter(reader.leaf_readers()))[0]
+        out = {}
+        for field in ("title", "body"):
+            for term in segment.lexicon(field):
+                matcher = segment.postings(field, term)
+                weights = []
+                while matcher.is_active():
+                    weights.append(matcher.weight())
+                    matcher.next()
+                got = read_postings(segment, field, term.decode("utf-8"))
+                out[(field, term)] = (weights, got.docs.tolist(), got.freqs.tolist())
+        return out
+
+
+def test_blocks_written_smaller_read_as_whooshs_own_blocks_do(tmp_path, monkeypatch):
+    from whoosh.codec.whoosh3 import W3PostingsWriter
+
+    from indexer.whoosh_fixes import whoosh2_write_block
+
+    docs = _docs(300, seed=5)
+    ours = _write(tmp_path / "ours", FastSegmentWriter, docs, codec=segment_codec(16))
+    # A segment as Whoosh's block writer left it (pickle protocol 2), as older indexes hold.
+    monkeypatch.setattr(W3PostingsWriter, "_write_block", whoosh2_write_block)
+    old = _write(tmp_path / "old", FastSegmentWriter, docs, codec=segment_codec(16))
+    assert _postings(ours) == _postings(old)
+    assert _weights_and_arrays(ours) == _weights_and_arrays(old)
+    assert any(w > 1 for weights, _, _ in _weights_and_arrays(ours).values() for w in weights)
+
+    def postings_bytes(ix):
+        return sum(len(blocks) for _, blocks in _raw_terms(ix).values())
+
+    assert postings_bytes(ours) < 0.8 * postings_bytes(old)
+
+
 def test_each_spelling_word_is_posted_once_per_segment_on_its_first_document(tmp_path):
     docs = [{"id": "a", "title": "Gout", "body": "gout and cramps"},
             {"id": "b", "title": "Cramp", "body": "cramps again, and gout"}]
@@ -210,3 +249,27 @@ def test_positions_are_encoded_as_whoosh_encodes_them():
 
     for positions in ([0], [3], [0, 1, 2], [5, 9, 200, 70000]):
         assert encode_positions(positions) == Positions().encode(positions)
+
+
+def test_hash_files_written_with_packed_buckets_equal_whooshs_own():
+    from whoosh.filedb.filestore import RamStorage
+    from whoosh.filedb.filetables import OrderedHashReader, OrderedHashWriter
+
+    from indexer.whoosh_fixes import PackedBucket
+
+    storage = RamStorage()
+
+    def write(name: str, packed: bool) -> bytes:
+        writer = OrderedHashWriter(storage.create_file(name))
+        assert isinstance(writer.buckets[0], PackedBucket)
+        if not packed:
+            writer.buckets = [[] for _ in range(256)]  # Whoosh's own lists of tuples
+        for n in range(3000):
+            writer.add(f"key{n:05d}".encode(), f"value {n}".encode())
+        writer.close()
+        return storage.files[name]
+
+    assert write("packed", True) == write("tuples", False)
+    reader = OrderedHashReader.open(storage, "packed")
+    assert reader[b"key01234"] == b"value 1234"
+    assert reader.closest_key(b"key01234x") == b"key01235"
