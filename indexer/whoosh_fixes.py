@@ -74,7 +74,7 @@ def _install() -> None:
 # segments written before this change still open.
 POSTINGS_PICKLE_PROTOCOL = 3
 # Whoosh's own block writer, kept to show that segments it wrote still read.
-whoosh2_write_block = whoosh3.W3PostingsWriter._write_block
+whoosh_write_block = whoosh3.W3PostingsWriter._write_block
 
 
 def term_info_bytes(self) -> bytes:

@@ -134,12 +134,12 @@ def _weights_and_arrays(ix) -> dict:
 def test_blocks_written_smaller_read_as_whooshs_own_blocks_do(tmp_path, monkeypatch):
     from whoosh.codec.whoosh3 import W3PostingsWriter
 
-    from indexer.whoosh_fixes import whoosh2_write_block
+    from indexer.whoosh_fixes import whoosh_write_block
 
     docs = _docs(300, seed=5)
     ours = _write(tmp_path / "ours", FastSegmentWriter, docs, codec=segment_codec(16))
     # A segment as Whoosh's block writer left it (pickle protocol 2), as older indexes hold.
-    monkeypatch.setattr(W3PostingsWriter, "_write_block", whoosh2_write_block)
+    monkeypatch.setattr(W3PostingsWriter, "_write_block", whoosh_write_block)
     old = _write(tmp_path / "old", FastSegmentWriter, docs, codec=segment_codec(16))
     assert _postings(ours) == _postings(old)
     assert _weights_and_arrays(ours) == _weights_and_arrays(old)
