@@ -64,6 +64,8 @@ class Settings:
     threads: int = field(default_factory=lambda: int(_env("THREADS", "8")))
     # Server processes sharing the port (0: one per core).
     processes: int = field(default_factory=lambda: int(_env("PROCESSES", "1")))
+    # C allocator arenas a server process may use (0: glibc's default, up to 8 per core).
+    malloc_arenas: int = field(default_factory=lambda: int(_env("MALLOC_ARENAS", "2")))
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced; `None` values (flags not given) are ignored."""

@@ -824,3 +824,18 @@ def test_any_page_parameters_get_an_answer_never_a_failure(client, page, per_pag
                                                   "per_page": per_page})
     assert api.status_code in (200, 400)
     assert api.mimetype == "application/json"
+
+
+def test_the_server_caps_the_c_allocators_arenas_where_glibc_allocates(monkeypatch):
+    import platform
+
+    from indexer.config import Settings
+    from webapp.server import limit_malloc_arenas
+
+    assert Settings().malloc_arenas == 2
+    monkeypatch.setenv("HEALTHSEARCH_MALLOC_ARENAS", "0")
+    assert Settings().malloc_arenas == 0
+    assert limit_malloc_arenas(0) is False  # 0 leaves the allocator's default
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("the arena cap is glibc's mallopt")
+    assert limit_malloc_arenas(2) is True
