@@ -306,7 +306,8 @@ def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
         summary.skipped = skips
         if not seen and not _has_entries_outside(state, root_paths):
             raise NothingToIndex("no usable entry found in " + ", ".join(map(str, roots)))
-        # Every id is known by now; the commit's peak is the build's (300k articles: 25 MB).
+        # Every id is known by now, and the commit's peak is the build's: 3.3 MB of ids at
+        # 40k articles under tracemalloc, held for nothing through the commit.
         seen.clear()
         summary.workers = sink.commit()
         built = _open_dir(gen)

@@ -12,7 +12,8 @@ pickled with protocol 3: protocol 2 spells each bytes value (a posting's positio
 `_codecs.encode(..., "latin1")`, about 60 bytes of a one-document list's 97, and a call for
 `loads` to make on every posting it reads. With no memo and whole-number weights as ints, a
 one-document list takes 38 bytes (10k scale articles: term index 10.3 -> 7.3 MB) and the
-body's posting blocks 10.4 MB instead of 21.8, decoded in a third of the time.
+body's posting blocks 10.0 MB instead of 20.7, decoded in 0.19 s instead of 0.7
+(`python -m bench.postings_pickle`).
 
 Whoosh also copies every file of a memory-mapped segment onto the heap when it opens it (see
 `_install_view_files`), and its hash file writer holds each key's hash and position as a tuple
@@ -96,8 +97,8 @@ def write_block(self, last: bool = False) -> None:
     smaller and faster to read (protocol 3, no memo, whole-number weights as ints).
 
     Protocol 2 spells each posting's positions (a bytes value) as a `_codecs.encode` call,
-    which `loads` makes for every posting of every block it reads: 10k scale articles, body
-    postings 21.8 -> 10.4 MB compressed, decoding them all 0.85 -> 0.25 s.
+    which `loads` makes for every posting of every block it reads (see the module docstring
+    for the sizes and times).
     """
     if not self._blockcount:
         self._postfile.write(whoosh3.WHOOSH3_HEADER_MAGIC)
@@ -228,9 +229,10 @@ def _install_view_files() -> None:
 class PackedBucket:
     """One of a hash file writer's 256 buckets of (hash, file position) pairs, in two arrays.
 
-    Whoosh keeps a tuple of two ints per key (about 120 bytes) until the file is closed. Every
-    article's id is a key of the term index, so a 300k-article segment held 393k of them
-    (48 MB) at the end of its build; here they take 12 bytes each.
+    Whoosh keeps a tuple of two ints per key until the file is closed: 15.6 MB for 128k keys
+    under tracemalloc (40k scale articles). Every article's id is a key of the term index, so
+    a 300k-article segment has 393k keys, about 48 MB at that rate; here they take 12 bytes
+    each.
     """
 
     __slots__ = ("hashes", "positions")

@@ -23,7 +23,8 @@ spent its time and memory in four places this module changes:
   bench/results/2026-12-02-index-size.md).
 
 The segment format is Whoosh's own (the version is pinned): any Whoosh reader opens it, and
-tests/test_writing.py checks it byte for byte against Whoosh's own writer.
+tests/test_writing.py checks it byte for byte against Whoosh's own writer (both pickling
+posting blocks as indexer.whoosh_fixes does, and that test reads Whoosh's own blocks too).
 """
 
 from __future__ import annotations
