@@ -71,6 +71,7 @@ from bench.harness import (
 )
 from bench.peers_speed import PEERS
 from bench.querylog import cached_sets
+from indexer.config import Settings
 
 PY = sys.executable
 RUNS = CACHE / "runs"
@@ -106,6 +107,7 @@ class Options:
     clients: list[int]
     http_duration: float
     threads: int
+    ours_threads: int
     ours_processes: list[int]
     incremental: bool
     http: bool
@@ -419,8 +421,9 @@ def http_phase(engine: str, index_dir: Path, queries_file: str, opts: Options,
                processes: int = 1) -> dict:
     """Serve one engine, warm it, drive it with each client count, record its memory."""
     port = free_port()
-    cmd = server_command(engine, index_dir, port, opts.threads, processes)
-    out: dict = {"threads": opts.threads, "processes": processes, "query_set": "log"}
+    threads = opts.ours_threads if engine == "ours" else opts.threads
+    cmd = server_command(engine, index_dir, port, threads, processes)
+    out: dict = {"threads": threads, "processes": processes, "query_set": "log"}
     # The server's log goes to a file: a pipe nobody reads would fill up (waitress warns
     # about its queue depth under load) and block the server.
     with tempfile.TemporaryFile("w+") as errlog:
@@ -526,7 +529,7 @@ def bench_scale(corpus: Corpus, opts: Options, queries_file: str, stamp: str,
         log(f"{corpus.name}: probing our serving memory")
         run = run_measured([PY, "-m", "bench.profiling", "memory", "--index-dir",
                             str(index_of["ours"]), "--queries", queries_file, "--out", str(mem),
-                            "--threads", str(opts.threads), "--label",
+                            "--threads", str(opts.ours_threads), "--label",
                             f"the {corpus.name} corpus"], timeout=1800)
         if run.returncode == 0:
             figures["ours"]["memory_probe"] = {**run.json(), "file": rel(mem)}
@@ -813,7 +816,8 @@ def render_markdown(result: dict, opts: Options) -> str:
         f"{opts.max_seconds:.0f} s per engine (fewer timed queries mean a slow engine hit "
         f"the time bound). HTTP phases: {opts.http_duration:.0f} s each with "
         f"{', '.join(map(str, opts.clients))} concurrent keep-alive clients replaying the "
-        f"log against `/api/search`, servers under waitress with {opts.threads} threads.",
+        f"log against `/api/search`, servers under waitress: ours with {opts.ours_threads} "
+        f"threads per process (its default), the peers with {opts.threads}.",
         "",
         "## All figures",
         "",
@@ -890,10 +894,14 @@ def parse_args(argv: list[str] | None) -> Options:
     ap.add_argument("--clients", default="8,16,32",
                     help="concurrent HTTP clients per phase [8,16,32; the targets are for 16 "
                          "and 32]")
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=8,
+                    help="waitress threads of the peers' servers [8]")
+    ap.add_argument("--ours-threads", type=int, default=Settings().threads,
+                    help="waitress threads per process of our server [its default, "
+                         f"{Settings().threads}]")
     ap.add_argument("--ours-processes", default="2",
                     help="extra HTTP runs of ours with this many server processes (each with "
-                         "--threads threads) [2; 1 for none]")
+                         "--ours-threads threads) [2; 1 for none]")
     ap.add_argument("--no-http", action="store_true")
     ap.add_argument("--no-incremental", action="store_true")
     ap.add_argument("--no-profiles", action="store_true")
@@ -920,6 +928,7 @@ def parse_args(argv: list[str] | None) -> Options:
         clients=[int(c) for c in args.clients.split(",")],
         http_duration=args.http_duration or (6.0 if quick else 25.0),
         threads=args.threads,
+        ours_threads=args.ours_threads,
         ours_processes=[int(p) for p in args.ours_processes.split(",") if p.strip()],
         incremental=not args.no_incremental,
         http=not args.no_http,
@@ -953,6 +962,8 @@ def render_saved(paths: list[str]) -> None:
         path = Path(name)
         result = json.loads(path.read_text(encoding="utf-8"))
         saved = result["options"]
+        # Results saved before ours had a thread count of its own ran it with the peers'.
+        saved.setdefault("ours_threads", saved.get("threads", Settings().threads))
         opts = Options(**{k: saved[k] for k in Options.__dataclass_fields__ if k in saved})
         result["targets"] = targets_for(result["scale"], result["corpus"]["documents"],
                                         result["figures"], opts)

@@ -70,7 +70,11 @@ class _SegmentScores:
     leaf: object
     offset: int
     sums: np.ndarray  # the clauses' weighted BM25, before coordination and the teaser factor
-    factor: np.ndarray | None  # coordination times the teaser factor (None: all 1)
+    # Per document, the share of the reader's words it matches (weighted), out of `wanted`
+    # (None: no coordination); and which documents are teasers (None: none, or no factor).
+    share: np.ndarray | None
+    wanted: float
+    teasers: np.ndarray | None
     hit: np.ndarray  # found by the reader's words or their expansions
     by_feedback: np.ndarray  # found by feedback words
     live: np.ndarray | None  # None: no deletions
@@ -110,38 +114,55 @@ class QuestionScores:
 
     def top(self, limit: int) -> TopDocs:
         """The best `limit` documents, how many matched, and which only through feedback."""
-        all_scores, all_related, offsets = [], [], []
+        all_scores, all_docnums, all_related = [], [], []
         total = matched = 0
         for seg in self.segments:
-            scores = seg.sums * seg.factor if seg.factor is not None else seg.sums.copy()
-            related = seg.by_feedback & ~seg.hit
             hit = seg.hit | seg.by_feedback
             if seg.live is not None:
                 hit &= seg.live
             if seg.allowed is not None:
                 hit &= seg.allowed
-            total += int(np.count_nonzero(hit))
-            matched += int(np.count_nonzero(hit & ~related))
-            scores[~hit] = -np.inf
+            # Only the documents found are ranked: selecting among a whole segment's worth of
+            # equal non-scores is what made partitioning slow.
+            found = np.flatnonzero(hit)
+            related = ~seg.hit[found]  # found, but not by the reader's words: by feedback
+            total += len(found)
+            matched += len(found) - int(np.count_nonzero(related))
+            scores = seg.sums[found]
+            factor = self._factor(seg, found)
+            if factor is not None:
+                scores *= factor
             all_scores.append(scores)
+            all_docnums.append(found + seg.offset)
             all_related.append(related)
-            offsets.append(seg.offset)
-        if not all_scores or total == 0 or limit <= 0:
+        if total == 0 or limit <= 0:
             return TopDocs(total, [], matched=matched)
-        scores = np.concatenate(all_scores) if len(all_scores) > 1 else all_scores[0]
-        related = np.concatenate(all_related) if len(all_related) > 1 else all_related[0]
-        docnums = np.concatenate([np.arange(len(s)) + o
-                                  for s, o in zip(all_scores, offsets, strict=True)])
+        scores, docnums, related = (
+            (parts[0] if len(parts) == 1 else np.concatenate(parts))
+            for parts in (all_scores, all_docnums, all_related))
         k = min(limit, total)
         # The k best; among equal scores at the cut the first in index order, so that a page
         # and the next never share or skip a document.
-        kth = -np.partition(-scores, k - 1)[k - 1]
+        kth = np.partition(scores, total - k)[total - k]
         above = np.flatnonzero(scores > kth)
         top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
         # Best score first; equal scores in index order, as Whoosh's collector breaks ties.
-        best = top[np.lexsort((docnums[top], -scores[top]))]
-        return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in best],
-                       frozenset(int(docnums[i]) for i in best if related[i]), matched)
+        top = top[np.lexsort((docnums[top], -scores[top]))]
+        return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in top],
+                       frozenset(int(docnums[i]) for i in top if related[i]), matched)
+
+    def _factor(self, seg: _SegmentScores, found: np.ndarray) -> np.ndarray | None:
+        """Coordination times the teaser factor for the documents `found` (None: all 1).
+        Computed for those only: the power is costly, and most documents are not found."""
+        factor = None
+        if seg.share is not None:
+            factor = coordination_factors(seg.share[found], seg.wanted, self.model.coord_power)
+        if seg.teasers is not None:
+            teasers = seg.teasers[found]
+            if teasers.any():
+                factor = np.ones(len(found), dtype=np.float64) if factor is None else factor
+                factor[teasers] *= self.model.teaser_factor
+        return factor
 
     def _score_segment(self, leaf, offset: int, clauses, coord_weights, match
                        ) -> _SegmentScores:
@@ -161,22 +182,17 @@ class QuestionScores:
                              by_feedback if clause.feedback else hit, in_term)
             for t in counted:
                 matched[t] = in_term | matched[t] if t in matched else in_term
-        factor = None
+        share, wanted = None, 0.0
         if coord_weights:
             share = np.zeros(n, dtype=np.float64)
             for t, mask in matched.items():
                 share += mask * coord_weights[t]
-            factor = coordination_factors(share, sum(coord_weights.values()),
-                                          model.coord_power)
-        if model.teaser_factor != 1.0:
-            teasers = teaser_mask(reader, cache)
-            if teasers.any():
-                factor = np.ones(n, dtype=np.float64) if factor is None else factor
-                factor[teasers] *= model.teaser_factor
+            wanted = sum(coord_weights.values())
+        teasers = teaser_mask(reader, cache) if model.teaser_factor != 1.0 else None
         allowed = (match_mask(self.searcher, leaf, match, cache) if match is not None
                    else None)
-        return _SegmentScores(leaf, offset, sums, factor, hit, by_feedback, live_mask(reader),
-                              allowed)
+        return _SegmentScores(leaf, offset, sums, share, wanted, teasers, hit, by_feedback,
+                              live_mask(reader), allowed)
 
     def _add_clause(self, leaf, reader, clause: Clause, sums, found, in_term) -> None:
         if len(clause.terms) > 1:

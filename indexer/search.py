@@ -11,15 +11,16 @@ import contextlib
 import math
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from indexer.analysis import analyze, term_for_word
 from indexer.config import Settings
 from indexer.feedback import feedback_terms, is_navigational
 from indexer.postings import PostingsCache
-from indexer.query import ParsedQuery, QueryBuilder
+from indexer.query import ParsedQuery, QueryBuilder, clean_query_text
 from indexer.ranking import Ranked, RankingModel, weighting
 from indexer.scoring import Clause, QuestionScores, TopDocs, length_column, teaser_mask
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
@@ -32,6 +33,8 @@ MAX_PAGE = 100
 FEEDBACK_CHARS = 5000
 # How long a thread waits for another answering the same question before answering it too.
 PENDING_WAIT_S = 30.0
+# Document frequencies remembered per searcher before starting over.
+MAX_CACHED_FREQUENCIES = 100_000
 
 
 @dataclass
@@ -72,10 +75,12 @@ class SearchPage:
 
     def as_json(self) -> dict:
         """The API's JSON form."""
-        data = asdict(self)
+        # Field by field: dataclasses.asdict deep-copies every string of every result.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["took_ms"] = round(self.took_ms, 2)
-        for r in data["results"]:
-            r["score"] = round(r["score"], 4)
+        data["results"] = [
+            {**{f.name: getattr(r, f.name) for f in fields(r)}, "score": round(r.score, 4)}
+            for r in self.results]
         return data
 
 
@@ -124,12 +129,19 @@ class SearchEngine:
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple, SearchPage] = OrderedDict()
         self._pending: dict[tuple, threading.Event] = {}
+        self._df: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # -- searchers ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _borrow(self) -> Iterator:
-        """A searcher of the live index for the duration of the block.
+        """A searcher of the live index for the duration of the block (see _borrow_named)."""
+        with self._borrow_named() as (_, searcher):
+            yield searcher
+
+    @contextlib.contextmanager
+    def _borrow_named(self) -> Iterator[tuple[str | None, object]]:
+        """(live generation's name, a searcher of it) for the duration of the block.
 
         Searchers come from a small pool shared by all threads and are reopened when the live
         generation or its last commit changed. Few are needed (scoring is pure Python, so
@@ -150,7 +162,7 @@ class SearchEngine:
             if entry is None:
                 entry = (name, self.store.open().searcher(weighting=self.weighting_model))
             try:
-                yield entry[1]
+                yield entry[0], entry[1]
             finally:
                 with self._lock:
                     self._idle.append(entry)
@@ -186,14 +198,30 @@ class SearchEngine:
         started = time.perf_counter()
         per_page = max(1, min(per_page or self.settings.per_page, self.settings.max_per_page))
         page = max(1, min(int(page), MAX_PAGE))
-        with self._borrow() as searcher:
-            return self._search(searcher, query, page, per_page, correct, started)
+        if self.settings.cache_size > 0:
+            # A cached answer for the index as it is on disk now needs no searcher: readers
+            # of popular questions do not queue behind those whose questions are computed.
+            version = self.store.live_version()
+            if version is not None:
+                key = (*self._key(query, page, per_page, correct), *version)
+                with self._lock:
+                    cached = self._cache.get(key)
+                    if cached is not None:
+                        self._cache.move_to_end(key)
+                if cached is not None:
+                    return _replace_time(cached, started)
+        with self._borrow_named() as (name, searcher):
+            return self._search(name, searcher, query, page, per_page, correct, started)
 
-    def _search(self, searcher, query: str, page: int, per_page: int, correct: bool,
-                started: float) -> SearchPage:
-        parsed = self.builder.build(query)
-        key = (parsed.text.lower(), page, per_page, correct,
-               self.store.current_name(), searcher.reader().generation())
+    @staticmethod
+    def _key(query: str, page: int, per_page: int, correct: bool) -> tuple:
+        # The query as the builder will clean it: a cached answer costs no parse.
+        return (clean_query_text(query).lower(), page, per_page, correct)
+
+    def _search(self, name: str | None, searcher, query: str, page: int, per_page: int,
+                correct: bool, started: float) -> SearchPage:
+        key = (*self._key(query, page, per_page, correct), name,
+               searcher.reader().generation())
         cached, pending, mine = self._cached(key)
         if pending is not None:
             # The same question is being answered by another thread (a burst of readers
@@ -203,6 +231,7 @@ class SearchEngine:
         if cached is not None:
             return _replace_time(cached, started)
         try:
+            parsed = self.builder.build(query)
             answer = self._answer(searcher, parsed, page * per_page, correct)
             result = self._page(searcher, answer, page, per_page)
             if result.total == 0 and result.message is None:
@@ -320,12 +349,28 @@ class SearchEngine:
         n_docs = searcher.doc_count_all() or 1
         docs = [(analyze(f"{f.get('title', '')}\n{f.get('body', '')[:FEEDBACK_CHARS]}"), score)
                 for f, (_, score) in zip(texts, hits, strict=True)]
+        frequencies = self._frequencies(searcher)
+
+        def doc_share(term: str) -> float:
+            df = frequencies.get(term)
+            if df is None:
+                df = frequencies[term] = searcher.doc_frequency("body", term)
+            return df / n_docs
+
         terms = feedback_terms(
-            docs, exclude=set(parsed.terms),
-            doc_share=lambda t: searcher.doc_frequency("body", t) / n_docs,
+            docs, exclude=set(parsed.terms), doc_share=doc_share,
             max_share=model.feedback_max_share, limit=model.feedback_terms)
         return [Clause((term,), model.feedback_weight * weight, own=False, feedback=True)
                 for term, weight in terms]
+
+    def _frequencies(self, searcher) -> dict[str, int]:
+        """Body document frequencies looked up through this searcher (feedback asks for the
+        same common words again and again); they live as long as the searcher's view."""
+        with self._lock:
+            found = self._df.get(searcher)
+            if found is None or len(found) > MAX_CACHED_FREQUENCIES:
+                found = self._df[searcher] = {}
+            return found
 
     def rank(self, query: str, limit: int = 100, correct: bool = True
              ) -> list[tuple[str, float]]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import EmptyIndexError, FileIndex
+from whoosh.index import TOC, EmptyIndexError, FileIndex
 
 from indexer import whoosh_fixes  # noqa: F401  (applies a Whoosh speed fix)
 from indexer.schema import build_schema
@@ -74,6 +74,19 @@ class IndexStore:
         except FileNotFoundError:
             return None
         return name if GEN_PATTERN.match(name) else None
+
+    def live_version(self) -> tuple[str, int] | None:
+        """(live generation's name, its last commit's number) as they are on disk now,
+        without opening the index: what a searcher opened now would see. None: no index."""
+        name = self.current_name()
+        if name is None:
+            return None
+        try:
+            storage = FileStorage(str(self.root / name), supports_mmap=False)
+            generation = TOC._latest_generation(storage, "MAIN")
+        except FileNotFoundError:
+            return None
+        return (name, generation) if generation >= 0 else None
 
     def current_path(self) -> Path:
         """The live generation's folder; raises NoIndex when there is none."""

@@ -306,3 +306,40 @@ def test_a_rebuild_reads_back_only_the_articles_a_teaser_may_open(tmp_path, stor
     candidates = _articles_teasers_may_open(_open_dir(store.current_path()), teasers)
     assert [doc_id for doc_id, _ in candidates] == ["gastric"]
     assert candidates[0][1].startswith(teasers[0].merge_key)
+
+
+def test_a_long_lived_engine_never_answers_from_an_index_replaced_since(corpus_dir, store):
+    gout = corpus_dir / "gout.txt"
+    gout.write_text("Gout\n\nGout is arthritis caused by uric acid.\n")
+    index_corpus([corpus_dir], store)
+    engine = SearchEngine(Settings(index_dir=store.root))  # result cache on
+    assert engine.search("urate").total == 0
+    assert engine.search("urate").total == 0  # now from the cache
+
+    gout.write_text("Gout\n\nGout is arthritis from urate crystals.\n")
+    index_corpus([corpus_dir], store)  # an incremental commit into the live generation
+    assert store.live_version() == engine.version()
+    assert [r.id for r in engine.search("urate").results] == ["gout"]
+
+    gout.write_text("Gout\n\nGout is arthritis caused by uric acid.\n")
+    index_corpus([corpus_dir], store, rebuild=True)  # a new generation swapped in
+    assert store.live_version() == engine.version()
+    assert engine.search("urate").total == 0
+
+
+def test_a_cached_answer_does_not_wait_for_a_busy_searcher(engine):
+    import threading
+
+    first = engine.search("insomnia")
+    slots = engine.settings.searchers
+    for _ in range(slots):  # every searcher busy, as with slow questions being computed
+        engine._slots.acquire()
+    try:
+        answers = []
+        reader = threading.Thread(target=lambda: answers.append(engine.search("insomnia")))
+        reader.start()
+        reader.join(timeout=10)
+        assert answers and answers[0].results == first.results
+    finally:
+        for _ in range(slots):
+            engine._slots.release()

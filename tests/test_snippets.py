@@ -99,7 +99,7 @@ def test_sentences_holding_marks_are_the_sentences_the_text_is_cut_into():
     from indexer.snippets import _marks, _sentences_with_marks, sentence_spans
 
     pieces = st.sampled_from(["Gout hurts", "tendon", " ", ".", ". ", "!  ", "?\n", "\n\n",
-                              "calcium", "x", "  "])
+                              "calcium", "x", "  ", "?!", "\t", "\u00a0", "\r\n", "e.g."])
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(pieces, max_size=40))
@@ -115,3 +115,47 @@ def test_sentences_holding_marks_are_the_sentences_the_text_is_cut_into():
         assert got == expected
 
     check()
+
+
+def test_fast_boundary_scan_cuts_where_the_sentence_pattern_cuts():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from indexer.snippets import _BOUNDARY, _BOUNDARY_FROM_STOP
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.text(alphabet=st.sampled_from(list(".!?\n \t\r\u00a0\u2029ab")), max_size=60))
+    def check(text):
+        expected = [(m.start(), m.end()) for m in _BOUNDARY.finditer(text)]
+        got = [(m.start() + (text[m.start()] != "\n"), m.end())
+               for m in _BOUNDARY_FROM_STOP.finditer(text)]
+        assert got == expected
+
+    check()
+
+
+_TIE_SCRIPT = """
+from indexer.snippets import make_snippet
+filler = " ".join(["plain words with nothing asked"] * 5)
+text = (f"First sentence names delta omega kappa, {filler}. "
+        f"Second sentence names alpha beta gamma, {filler}.")
+weights = {"delta": 0.25, "omega": 0.25, "kappa": 0.1, "alpha": 0.1, "beta": 0.2, "gamma": 0.3}
+print(make_snippet(text, weights))
+"""
+
+
+def test_snippet_is_the_same_in_every_server_process():
+    # Both sentences are worth 0.6 exactly; added up in the order of a set of words, which
+    # changes with each process's hash seed, the second one can come to 0.6000000000000001.
+    import os
+    import subprocess
+    import sys
+
+    snippets = set()
+    for seed in range(8):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        out = subprocess.run([sys.executable, "-c", _TIE_SCRIPT], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        snippets.add(out)
+    assert len(snippets) == 1
+    assert "<mark>delta</mark>" in snippets.pop()
