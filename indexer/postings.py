@@ -16,6 +16,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from hashlib import blake2b
 from pickle import loads
 
 import numpy as np
@@ -123,6 +124,18 @@ def column_equals(reader, fieldname: str, value: str) -> np.ndarray:
     wanted = value.encode("utf-8")
     return np.fromiter((v == wanted for v in column_values(reader, fieldname)),
                        dtype=bool, count=n)
+
+
+def id_order_keys(reader) -> np.ndarray:
+    """A number per document of one segment derived from its id alone (the first 8 bytes of
+    its BLAKE2 digest): equal scores are ordered by it, so the order of tied documents does
+    not depend on where the build put them."""
+    n = reader.doc_count_all()
+    if "id" not in reader.schema or not reader.has_column("id"):
+        return np.zeros(n, dtype=np.uint64)
+    digests = b"".join(blake2b(v if isinstance(v, bytes) else str(v).encode("utf-8"),
+                               digest_size=8).digest() for v in column_values(reader, "id"))
+    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
 def live_mask(reader) -> np.ndarray | None:

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 from whoosh import query as q
 
-from indexer.postings import Postings, PostingsCache, column_equals, field_lengths, live_mask
+from indexer.postings import (
+    Postings,
+    PostingsCache,
+    column_equals,
+    field_lengths,
+    id_order_keys,
+    live_mask,
+)
 from indexer.ranking import RankingModel, bm25, coordination_factors
 
 
@@ -141,15 +148,30 @@ class QuestionScores:
             (parts[0] if len(parts) == 1 else np.concatenate(parts))
             for parts in (all_scores, all_docnums, all_related))
         k = min(limit, total)
-        # The k best; among equal scores at the cut the first in index order, so that a page
-        # and the next never share or skip a document.
+        # The k best. Equal scores are ordered by a key drawn from the document's id (then
+        # its number, should two keys collide): the same order whatever the build did, and
+        # a total order, so that a page and the next never share or skip a document.
         kth = np.partition(scores, total - k)[total - k]
         above = np.flatnonzero(scores > kth)
-        top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
-        # Best score first; equal scores in index order, as Whoosh's collector breaks ties.
-        top = top[np.lexsort((docnums[top], -scores[top]))]
+        tied = np.flatnonzero(scores == kth)
+        if len(tied) > k - len(above):
+            tied = tied[np.lexsort((docnums[tied], self._ties(docnums[tied])))
+                        [: k - len(above)]]
+        top = np.concatenate([above, tied])
+        top = top[np.lexsort((docnums[top], self._ties(docnums[top]), -scores[top]))]
         return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in top],
                        frozenset(int(docnums[i]) for i in top if related[i]), matched)
+
+    def _ties(self, docnums: np.ndarray) -> np.ndarray:
+        """The tie keys (`tie_keys`) of index-wide document numbers, read only for these."""
+        keys = np.zeros(len(docnums), dtype=np.uint64)
+        for seg in self.segments:
+            n = len(seg.sums)
+            inside = (docnums >= seg.offset) & (docnums < seg.offset + n)
+            if inside.any():
+                keys[inside] = tie_keys(seg.leaf.reader(), self.cache)[docnums[inside]
+                                                                       - seg.offset]
+        return keys
 
     def _factor(self, seg: _SegmentScores, found: np.ndarray) -> np.ndarray | None:
         """Coordination times the teaser factor for the documents `found` (None: all 1).
@@ -238,6 +260,11 @@ def match_mask(searcher, leaf, query: q.Query, cache: PostingsCache) -> np.ndarr
 def length_column(reader, fieldname: str, cache: PostingsCache) -> np.ndarray:
     """Every document's length in a field of one segment (cached: segments never change)."""
     return cache.column(reader, f"len:{fieldname}", lambda r: field_lengths(r, fieldname))
+
+
+def tie_keys(reader, cache: PostingsCache) -> np.ndarray:
+    """Each document's place among equal scores in one segment (cached; see id_order_keys)."""
+    return cache.column(reader, "tie", id_order_keys)
 
 
 def teaser_mask(reader, cache: PostingsCache) -> np.ndarray:

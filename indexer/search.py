@@ -22,7 +22,14 @@ from indexer.feedback import feedback_terms, is_navigational
 from indexer.postings import PostingsCache
 from indexer.query import ParsedQuery, QueryBuilder, clean_query_text
 from indexer.ranking import Ranked, RankingModel, weighting
-from indexer.scoring import Clause, QuestionScores, TopDocs, length_column, teaser_mask
+from indexer.scoring import (
+    Clause,
+    QuestionScores,
+    TopDocs,
+    length_column,
+    teaser_mask,
+    tie_keys,
+)
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
 from indexer.spelling import Vocabulary, suggest
 from indexer.store import IndexStore
@@ -169,7 +176,7 @@ class SearchEngine:
 
     def warm(self) -> None:
         """Open a searcher and read what every question needs from each segment (field
-        lengths, teaser marks, spelling words), so the first readers of a freshly started
+        lengths, teaser marks, tie keys, spelling words), so the first readers of a freshly started
         server process do not pay for it."""
         with self._borrow() as searcher:
             for leaf, _ in searcher.leaf_searchers():
@@ -177,6 +184,7 @@ class SearchEngine:
                 for fieldname in self.builder.field_boosts:
                     length_column(reader, fieldname, self.postings)
                 teaser_mask(reader, self.postings)
+                tie_keys(reader, self.postings)
                 self._vocabulary(reader)
 
     def version(self) -> tuple:

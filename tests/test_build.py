@@ -343,3 +343,25 @@ def test_a_cached_answer_does_not_wait_for_a_busy_searcher(engine):
     finally:
         for _ in range(slots):
             engine._slots.release()
+
+
+def test_equal_scores_keep_one_order_however_the_index_was_built(tmp_path):
+    text = "Gout\n\nGout is arthritis caused by uric acid crystals in a joint.\n"
+    names = ["alpha", "mike", "zulu"]
+    at_once, one_by_one = tmp_path / "at-once", tmp_path / "one-by-one"
+    for folder in (at_once, one_by_one):
+        folder.mkdir()
+    for name in names:
+        (at_once / f"{name}.txt").write_text(text)
+    store_a = IndexStore(tmp_path / "index-a")
+    index_corpus([at_once], store_a)
+    # The same articles added one commit at a time, last name first: other segments, other
+    # document numbers.
+    store_b = IndexStore(tmp_path / "index-b")
+    for name in reversed(names):
+        (one_by_one / f"{name}.txt").write_text(text)
+        index_corpus([one_by_one], store_b)
+    ranked = [SearchEngine(Settings(index_dir=s.root)).rank("uric acid gout")
+              for s in (store_a, store_b)]
+    assert len({score for _, score in ranked[0]}) == 1  # a three-way tie
+    assert ranked[0] == ranked[1]
