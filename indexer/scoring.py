@@ -78,7 +78,8 @@ class _SegmentScores:
     offset: int
     sums: np.ndarray  # the clauses' weighted BM25, before coordination and the teaser factor
     # Per document, the share of the reader's words it matches (weighted), out of `wanted`
-    # (None: no coordination); and which documents are teasers (None: none, or no factor).
+    # (None: no coordination); and which documents are teasers (None: teasers are not
+    # scored down).
     share: np.ndarray | None
     wanted: float
     teasers: np.ndarray | None

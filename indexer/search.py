@@ -206,12 +206,14 @@ class SearchEngine:
         started = time.perf_counter()
         per_page = max(1, min(per_page or self.settings.per_page, self.settings.max_per_page))
         page = max(1, min(int(page), MAX_PAGE))
+        # The query as the builder will clean it: a cached answer costs no parse.
+        asked = (clean_query_text(query).lower(), page, per_page, correct)
         if self.settings.cache_size > 0:
             # A cached answer for the index as it is on disk now needs no searcher: readers
             # of popular questions do not queue behind those whose questions are computed.
             version = self.store.live_version()
             if version is not None:
-                key = (*self._key(query, page, per_page, correct), *version)
+                key = (*asked, *version)
                 with self._lock:
                     cached = self._cache.get(key)
                     if cached is not None:
@@ -219,17 +221,12 @@ class SearchEngine:
                 if cached is not None:
                     return _replace_time(cached, started)
         with self._borrow_named() as (name, searcher):
-            return self._search(name, searcher, query, page, per_page, correct, started)
+            return self._search(name, searcher, asked, query, started)
 
-    @staticmethod
-    def _key(query: str, page: int, per_page: int, correct: bool) -> tuple:
-        # The query as the builder will clean it: a cached answer costs no parse.
-        return (clean_query_text(query).lower(), page, per_page, correct)
-
-    def _search(self, name: str | None, searcher, query: str, page: int, per_page: int,
-                correct: bool, started: float) -> SearchPage:
-        key = (*self._key(query, page, per_page, correct), name,
-               searcher.reader().generation())
+    def _search(self, name: str | None, searcher, asked: tuple, query: str,
+                started: float) -> SearchPage:
+        _, page, per_page, correct = asked
+        key = (*asked, name, searcher.reader().generation())
         cached, pending, mine = self._cached(key)
         if pending is not None:
             # The same question is being answered by another thread (a burst of readers
