@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
-from indexer.analysis import analyze, term_for_word
+from indexer.analysis import TOKEN_PATTERN, analyze, term_for_word
 from indexer.config import Settings
 from indexer.feedback import feedback_terms, is_navigational
 from indexer.postings import PostingsCache
@@ -31,7 +31,7 @@ from indexer.scoring import (
     tie_keys,
 )
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
-from indexer.spelling import Vocabulary, suggest
+from indexer.spelling import Vocabulary, english_words, suggest
 from indexer.store import IndexStore
 from indexer.synonyms import SynonymTable
 
@@ -186,6 +186,7 @@ class SearchEngine:
                 teaser_mask(reader, self.postings)
                 tie_keys(reader, self.postings)
                 self._vocabulary(reader)
+        english_words()
 
     def version(self) -> tuple:
         """What identifies the index's current contents (generation and commit)."""
@@ -278,8 +279,11 @@ class SearchEngine:
         A word the index has never seen finds nothing: when its correction finds results,
         those are the answer (the reader can still ask for the words as typed).
         """
-        fixes = (suggest(searcher.reader(), parsed.words, self._vocabulary)
-                 if parsed.words and correct else {})
+        # Words the synonym table knows are words, not typos: their expansions are searched.
+        known = {w.lower() for phrase, _ in parsed.expansions
+                 for w in TOKEN_PATTERN.findall(phrase)}
+        fixes = (suggest(searcher.reader(), parsed.words, self._vocabulary, english_words,
+                         known) if parsed.words and correct else {})
         fixed_text = _apply_fixes(parsed.text, fixes) if fixes else None
         if fixed_text is not None:
             fixed = self.builder.build(fixed_text)

@@ -1,6 +1,14 @@
 """Did you mean: corrections for query words the index has never seen, drawn from the index's
 own (unstemmed) vocabulary, closest edit first and then the most frequent word.
 
+A word the index has never seen is not always a misspelling. A British spelling ("diarrhoea")
+is corrected to the American one the index uses. A real English word ("concussion", "hives",
+"tired") is left as typed: its nearest index word ("conclusion", "hiv", "time") is another
+word, not what the reader meant. So is a word the synonym table knows (its expansions are
+searched instead), and a correction never turns "hypo-" into "hyper-" or repeats a word the
+query already has. `python -m bench.spelling` measures this against the index vocabulary
+alone.
+
 The vocabulary of each segment is read once into memory, grouped by first letter and length,
 and scanned with rapidfuzz's optimal-string-alignment distance: Whoosh's Levenshtein automaton
 walking the on-disk term table took a third of a search's time.
@@ -8,9 +16,16 @@ walking the on-disk term table took a third of a search's time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 
+import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -23,6 +38,15 @@ MIN_WORD_LEN = 5
 MAX_CORRECTIONS = 6
 # Candidates are gathered this far from the typed word; the stems may then be closer.
 CANDIDATE_EDITS = 2
+# British spellings and their American forms, tried in turn on a word the index lacks.
+_AMERICAN = tuple((re.compile(pattern), replacement) for pattern, replacement in (
+    (r"ae", "e"), (r"oe", "e"), (r"our\b", "or"), (r"(?<=[^aeiou])re\b", "er"),
+    (r"ogue\b", "og"), (r"yse(d|s)?\b", r"yze\1"), (r"is(e|ed|es|ing|ation)\b", r"iz\1")))
+# A key of the word list's JSON object ("word": count), escapes included.
+_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+# Prefixes that say the opposite of each other: one edit apart, never a typo's correction.
+_OPPOSITE_PREFIXES = (("hypo", "hyper"), ("hyper", "hypo"), ("micro", "macro"),
+                      ("macro", "micro"), ("intra", "inter"), ("inter", "intra"))
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -41,6 +65,62 @@ def max_edits(word: str) -> int:
     if len(word) < MIN_WORD_LEN:
         return 0
     return 1 if len(word) < 8 else 2
+
+
+@dataclass(frozen=True)
+class WordList:
+    """A set of words kept as sorted 8-byte hashes: 1.2 MB for 155,000 words, where a Python
+    set of them takes 20 MB in every server process."""
+
+    hashes: np.ndarray
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> WordList:
+        """The list of these words."""
+        return cls(np.unique(np.fromiter((_word_hash(w) for w in words), dtype=np.uint64)))
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str):
+            return False
+        key = np.uint64(_word_hash(word))
+        i = int(np.searchsorted(self.hashes, key))
+        return i < len(self.hashes) and self.hashes[i] == key
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+@functools.cache
+def english_words() -> WordList:
+    """The words of pyspellchecker's English word-frequency list long enough to be corrected
+    (about 155,000). Read once per process, on the first unknown word (a third of a
+    second); `SearchEngine.warm` reads it before a server takes requests."""
+    data = resources.files("spellchecker").joinpath("resources", "en.json.gz")
+    # The words are hashed one at a time as they are found in the file's text: holding them
+    # all at once (a dict from json.load, or a list) leaves 15 MB behind in every server
+    # process, memory freed in small pieces that the allocator keeps.
+    text = gzip.decompress(data.read_bytes()).decode("utf-8")
+    keys = (m.group(1) for m in _JSON_KEY.finditer(text))
+    return WordList.of(json.loads(f'"{key}"') if "\\" in key else key for key in keys
+                       if len(key) >= MIN_WORD_LEN)
+
+
+def american_spelling(word: str) -> str:
+    """The word with British spellings made American ("haemorrhage" -> "hemorrhage",
+    "tumour" -> "tumor"); unchanged when it has none."""
+    for pattern, replacement in _AMERICAN:
+        word = pattern.sub(replacement, word)
+    return word
+
+
+def flips_meaning(word: str, candidate: str) -> bool:
+    """True when the candidate swaps a prefix for its opposite ("hypoplastic" ->
+    "hyperplastic"): one edit apart, but the other condition."""
+    return any(word.startswith(a) and candidate.startswith(b) for a, b in _OPPOSITE_PREFIXES)
 
 
 def is_known(reader, word: str) -> bool:
@@ -81,23 +161,35 @@ class Vocabulary:
         return out
 
 
-def correct_word(reader, word: str, vocabularies: Sequence[Vocabulary] | None = None
+def correct_word(reader, word: str, vocabularies: Sequence[Vocabulary] | None = None,
+                 lexicon: Collection[str] | None = None, avoid: Collection[str] = ()
                  ) -> str | None:
     """The best correction for one unknown word, or None.
 
-    Candidates are the index's words within two edits of it (with the same first letter),
-    ranked by true edit distance (swaps count one), then by how many documents use them.
-    `vocabularies` (one per segment, cached by the caller) default to reading the segments.
+    Its American spelling, if the index has it. Otherwise none for a word of `lexicon` (real
+    words; None: every word not in the index is a misspelling). Otherwise the index's words
+    within two edits of it (with the same first letter), ranked by true edit distance (swaps
+    count one), then by how many documents use them; never one whose index term is in `avoid`
+    (the query's other words) or that flips a prefix (`flips_meaning`). `vocabularies` (one
+    per segment, cached by the caller) default to reading the segments.
     """
     word = word.lower()
     limit = max_edits(word)
     if limit == 0 or not word.isalpha():
         return None
+    if lexicon is not None:
+        american = american_spelling(word)
+        if american != word and is_known(reader, american):
+            return american
+        if word in lexicon:
+            return None
     if vocabularies is None:
         vocabularies = [Vocabulary.of_segment(leaf) for leaf, _ in reader.leaf_readers()]
     candidates = {c for v in vocabularies for c in v.near(word, CANDIDATE_EDITS)} - {word}
     best: tuple[int, int, str] | None = None
     for candidate in candidates:
+        if flips_meaning(word, candidate) or stem_of(candidate) in avoid:
+            continue
         # Compare stems too: "tendom" is one edit from "tendons" once both are stemmed.
         dist = min(edit_distance(word, candidate),
                    edit_distance(stem_of(word), stem_of(candidate)))
@@ -113,17 +205,22 @@ def correct_word(reader, word: str, vocabularies: Sequence[Vocabulary] | None = 
     return best[2] if best else None
 
 
-def suggest(reader, words: list[str], vocabulary: Callable | None = None) -> dict[str, str]:
+def suggest(reader, words: list[str], vocabulary: Callable | None = None,
+            lexicon: Callable[[], Collection[str]] | None = None, keep: Collection[str] = ()
+            ) -> dict[str, str]:
     """Corrections for the unknown words of a query: {typed word: correction}.
 
     `vocabulary(segment_reader)` gives a segment's Vocabulary (a cache's); by default the
-    segments are read for each query that has an unknown word.
+    segments are read for each query that has an unknown word. `lexicon()` gives the real
+    words (see correct_word), called only for an unknown word; words in `keep` (lowercased)
+    are never corrected.
     """
     fixes: dict[str, str] = {}
     vocabularies = None
     tried = 0
+    terms = {stem_of(w.lower()) for w in words}
     for word in words:
-        if word.lower() in fixes or is_known(reader, word):
+        if word.lower() in fixes or word.lower() in keep or is_known(reader, word):
             continue
         tried += 1
         if tried > MAX_CORRECTIONS:
@@ -131,7 +228,8 @@ def suggest(reader, words: list[str], vocabulary: Callable | None = None) -> dic
         if vocabularies is None:
             load = vocabulary or Vocabulary.of_segment
             vocabularies = [load(leaf) for leaf, _ in reader.leaf_readers()]
-        fix = correct_word(reader, word, vocabularies)
+        fix = correct_word(reader, word, vocabularies, lexicon() if lexicon else None,
+                           avoid=terms - {stem_of(word.lower())})
         if fix:
             fixes[word.lower()] = fix
     return fixes

@@ -50,6 +50,20 @@ def limit_malloc_arenas(arenas: int) -> bool:
     return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
+def release_freed_memory() -> bool:
+    """Hand the C heap's free pages back to the OS (glibc's malloc_trim); True when it did.
+
+    Warming a process reads the index's columns and the spelling word list through buffers
+    that are freed again; glibc keeps freed heap memory for reuse, and a server that never
+    needs that much again would carry it for its whole life.
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return False
+    return bool(trim(0))
+
+
 def _serve_one(sock: socket.socket, settings: Settings) -> None:
     from webapp import create_app
 
@@ -61,6 +75,7 @@ def _serve_one(sock: socket.socket, settings: Settings) -> None:
     # Each process has its own caches: fill them before taking connections.
     with contextlib.suppress(Exception):  # no index yet, or a swap under way: warm lazily
         app.extensions["search_engine"].warm()
+    release_freed_memory()
     waitress_serve(app, sockets=[sock], threads=settings.threads, ident="healthsearch",
                    connection_limit=max(100, settings.threads * 32), channel_timeout=30)
 

@@ -1,0 +1,145 @@
+"""Did-you-mean quality on the shared data sets: the shipped rules side by side with
+corrections drawn from the index vocabulary alone (what the engine did before 2026-12-02).
+
+    python -m bench.spelling
+
+On the MedQuAD and NFCorpus indexes (the harness's own, see bench.peers.our_index):
+- typos: words of the tuning questions (MedQuAD tune, NFCorpus dev) that the index knows,
+  each given one random edit (a swap, a deletion, an insertion or a substitution,
+  Random(7)); a typo is fixed when its correction has the original word's index term;
+- real words: the other data set's question words (5 letters or more) this index lacks; a
+  correction of one is a reader's word turned into another word;
+- lay words of the curated synonym table this index lacks (their expansions find the
+  article); and British spellings of medical words.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LAY_TABLE = "indexer/data/lay_terms.tsv"
+BRITISH = ("diarrhoea anaemia haemorrhage tumour oesophagus paediatric oedema leukaemia "
+           "oestrogen haemoglobin haematoma orthopaedic gynaecology coeliac dyspnoea apnoea "
+           "foetus anaesthesia haemophilia behaviour").split()
+SAMPLE = 600
+
+
+def one_edit(word: str, rng: random.Random) -> str:
+    """The word with one random edit: a swap, a deletion, an insertion or a substitution."""
+    i = rng.randrange(len(word))
+    kind = rng.choice(("swap", "delete", "insert", "substitute"))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if kind == "swap" and i < len(word) - 1:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    if kind == "delete":
+        return word[:i] + word[i + 1:]
+    if kind == "insert":
+        return word[:i] + rng.choice(letters) + word[i:]
+    return word[:i] + rng.choice(letters.replace(word[i], "")) + word[i + 1:]
+
+
+def question_words(texts: Sequence[str]) -> list[str]:
+    """The distinct words (5 letters or more, not stop words) of some questions, sorted."""
+    from indexer.analysis import TOKEN_PATTERN, term_for_word
+
+    return sorted({w.lower() for t in texts for w in TOKEN_PATTERN.findall(t)
+                   if len(w) >= 5 and w.isalpha() and term_for_word(w)})
+
+
+def measure(engine, own_questions: Sequence[str], other_questions: Sequence[str],
+            lay_words: Sequence[str]) -> dict[str, dict[str, object]]:
+    """Each policy's figures on one index: {policy: {figure: value}}."""
+    from indexer.analysis import TOKEN_PATTERN, term_for_word
+    from indexer.spelling import english_words, is_known, suggest
+
+    with engine._borrow() as searcher:
+        reader = searcher.reader()
+
+        def index_only(word: str) -> str | None:
+            return suggest(reader, [word], engine._vocabulary).get(word)
+
+        def shipped(word: str) -> str | None:
+            parsed = engine.builder.build(word)
+            known = {w.lower() for phrase, _ in parsed.expansions
+                     for w in TOKEN_PATTERN.findall(phrase)}
+            return suggest(reader, [word], engine._vocabulary, english_words,
+                           known).get(word)
+
+        policies: dict[str, Callable[[str], str | None]] = {
+            "index vocabulary only": index_only, "shipped": shipped}
+        known_words = [w for w in question_words(own_questions) if is_known(reader, w)]
+        rng = random.Random(7)
+        typos = []
+        for word in rng.sample(known_words, min(SAMPLE, len(known_words))):
+            typo = one_edit(word, rng)
+            if not is_known(reader, typo):
+                typos.append((word, typo))
+        real = [w for w in question_words(other_questions) if not is_known(reader, w)]
+        lay = [w for w in lay_words if not all(is_known(reader, x) for x in w.split())]
+        british = [w for w in BRITISH if not is_known(reader, w)]
+        out: dict[str, dict[str, object]] = {}
+        for name, fix in policies.items():
+            fixed = wrong = 0
+            for word, typo in typos:
+                got = fix(typo)
+                if got is not None:
+                    if term_for_word(got) == term_for_word(word):
+                        fixed += 1
+                    else:
+                        wrong += 1
+            changed = {w: got for w in real if (got := fix(w))}
+            lay_changed = {w: got for w in lay
+                           for x in w.split() if not is_known(reader, x) and (got := fix(x))}
+            british_fixed = sum(1 for w in british if fix(w) == _american(w))
+            out[name] = {"typos": len(typos), "fixed": fixed, "wrong": wrong,
+                         "real": len(real), "real changed": changed,
+                         "lay": len(lay), "lay changed": lay_changed,
+                         "british": len(british), "british fixed": british_fixed}
+        return out
+
+
+def _american(word: str) -> str:
+    from indexer.spelling import american_spelling
+
+    return american_spelling(word)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print each policy's figures on the MedQuAD and NFCorpus indexes."""
+    from bench import datasets as data
+    from bench.peers import our_index
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+
+    if not data.available():
+        print("skipped: the shared data sets are not beside the project", file=sys.stderr)
+        return 0
+    lines = (ROOT / LAY_TABLE).read_text(encoding="utf-8").splitlines()
+    lay_words = [line.split("\t")[0] for line in lines
+                 if line.strip() and not line.startswith("#")]
+    medquad, nfcorpus = data.medquad("tune"), data.nfcorpus("dev")
+    for ds, other in ((medquad, nfcorpus), (nfcorpus, medquad)):
+        engine = SearchEngine(Settings(index_dir=our_index(ds)))
+        figures = measure(engine, list(ds.queries.values()), list(other.queries.values()),
+                          lay_words)
+        print(f"\n## {ds.label} index (typos of its questions; real words of {other.label})")
+        for name, f in figures.items():
+            print(f"- {name}: typos fixed {f['fixed']} / {f['typos']}, wrongly corrected "
+                  f"{f['wrong']}; real words changed {len(f['real changed'])} / {f['real']}; "
+                  f"lay words changed {len(f['lay changed'])} / {f['lay']}; British "
+                  f"spellings made American {f['british fixed']} / {f['british']}")
+        for name, f in figures.items():
+            sample = ", ".join(f"{w}->{c}" for w, c in list(f["real changed"].items())[:12])
+            print(f"  {name}, real words changed (first 12): {sample}")
+            lay = ", ".join(f"{w}->{c}" for w, c in f["lay changed"].items())
+            print(f"  {name}, lay words changed: {lay or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
