@@ -31,12 +31,23 @@ def is_acronym(text: str) -> bool:
     return bool(ACRONYM.fullmatch(text.strip()))
 
 
-def surface_key(text: str) -> tuple[str, ...]:
-    """The words of a text for matching synonym keys: lowercased, stemmed, stop words kept.
+# Negations typed with or without the apostrophe ("can't", "cant", "cannot"), and
+# possessives ("athlete's foot", "athletes foot"): readers drop apostrophes.
+_NEGATION = re.compile(r"\b(can|won|don|doesn|didn|isn|aren|wasn|weren|couldn|shouldn|wouldn"
+                       r"|haven|hasn|hadn)'?t\b|\b(can)not\b", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"(?<=\w)'s\b", re.IGNORECASE)
 
-    Apostrophes split words as the index tokenizer does ("can't" -> "can", "t").
-    """
-    return tuple(stem(w.lower()) for w in TOKEN_PATTERN.findall(text.replace("’", "'")))
+
+def _without_apostrophes(text: str) -> str:
+    text = _POSSESSIVE.sub("", text.replace("’", "'"))
+    return _NEGATION.sub(lambda m: f"{m.group(1) or m.group(2)} not", text)
+
+
+def surface_key(text: str) -> tuple[str, ...]:
+    """The words of a text for matching synonym keys: lowercased, stemmed, stop words kept,
+    a negation as "not" however it is typed ("can't", "cant", "cannot" -> "can", "not") and
+    possessives without their "'s"."""
+    return tuple(stem(w.lower()) for w in TOKEN_PATTERN.findall(_without_apostrophes(text)))
 
 
 @dataclass(frozen=True)
@@ -69,24 +80,27 @@ class SynonymTable:
         terms = tuple(analyze(other))
         if not key or not terms or len(key) > MAX_KEY_WORDS or len(terms) > MAX_EXPANSION_TERMS:
             return
-        if terms == tuple(analyze(phrase)):
-            return  # same words once analysed: nothing to add
+        if set(terms) >= set(analyze(phrase)):
+            # Every word of the phrase is in the other wording: it names something narrower
+            # ("diabetes" -> "diabetes mellitus"), and would only pull longer names ahead of
+            # the article about the phrase itself.
+            return
         self.entries.setdefault(key, set()).add(Expansion(terms, other.strip(), origin))
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.entries.values())
 
     def expand(self, text: str) -> list[tuple[str, Expansion]]:
-        """The expansions for a query: (matched phrase, expansion), longest phrases first,
-        each word of the query used by one phrase at most."""
-        raw = TOKEN_PATTERN.findall(text.replace("’", "'"))
+        """The expansions for a query: (matched phrase as typed, expansion), longest phrases
+        first, each word of the query used by one phrase at most."""
+        raw = TOKEN_PATTERN.findall(_without_apostrophes(text))
         words = tuple(stem(w.lower()) for w in raw)
         out: list[tuple[str, Expansion]] = []
         i = 0
         while i < len(words):
             for n in range(min(MAX_KEY_WORDS, len(words) - i), 0, -1):
                 key = words[i:i + n]
-                phrase = " ".join(key)
+                phrase = " ".join(raw[i:i + n])
                 if n == 1 and is_acronym(raw[i]) and (ACRONYM_KEY + raw[i],) in self.entries:
                     key, phrase = (ACRONYM_KEY + raw[i],), raw[i]
                 if key in self.entries:

@@ -212,15 +212,15 @@ def test_a_phrase_expansion_finds_the_medical_wording(tmp_path):
 
 
 def test_a_medical_word_counts_for_the_lay_word_it_stands_for(tmp_path):
-    docs = [{"id": "gastric", "title": "Gastric ulcer", "text": "A gastric ulcer hurts."},
-            {"id": "ulcer", "title": "Ulcers", "text": "An ulcer of the leg heals slowly."}]
+    docs = [{"id": "gastric", "title": "Gastric polyp", "text": "A gastric polyp grows."},
+            {"id": "polyp", "title": "Polyps", "text": "A polyp of the colon grows slowly."}]
     docs += [{"id": f"n{i}", "title": f"Note {i}", "text": "Notes on the stomach."}
              for i in range(5)]
     engine = _engine_over(tmp_path, docs)
-    parsed = engine.builder.build("stomach ulcer")
+    parsed = engine.builder.build("stomach polyp")
     assert any(c.covers == ("stomach",) for c in parsed.clauses if not c.own)
-    # "gastric" stands for "stomach": the gastric ulcer matches both of the reader's words.
-    assert engine.search("stomach ulcer").results[0].id == "gastric"
+    # "gastric" stands for "stomach": the gastric polyp matches both of the reader's words.
+    assert engine.search("stomach polyp").results[0].id == "gastric"
 
 
 def test_missing_a_common_word_costs_less_than_missing_a_rare_one(tmp_path):

@@ -57,7 +57,7 @@ def test_lay_words_find_the_medical_article(engine, lay, medical_title):
     assert any(t.startswith(medical_title) for t in titles[:2]), titles
 
 
-@pytest.mark.parametrize("lay", ["can't sleep", "trouble sleeping"])
+@pytest.mark.parametrize("lay", ["can't sleep", "cant sleep", "trouble sleeping"])
 def test_a_lay_phrase_finds_its_medical_article_first(engine, lay):
     # The phrase means insomnia; "sleeping" alone is in the hamstring-cramp article's title.
     assert engine.search(lay).results[0].title.startswith("Many people suffer from insomnia")
@@ -83,6 +83,27 @@ def test_full_article_is_preferred_over_a_teaser_that_matches_equally(tmp_path):
     index_corpus([corpus], IndexStore(tmp_path / "ix"))
     results = SearchEngine(Settings(index_dir=tmp_path / "ix")).search("scurvy facts").results
     assert [r.id for r in results] == ["article", "teaser"]
+
+
+def test_a_word_finds_its_own_article_before_longer_names_that_contain_it(tmp_path):
+    """"diabetes" is not expanded to "diabetes mellitus": that would rank every article
+    named "... diabetes mellitus" above the one named "Diabetes"."""
+    from indexer.build import index_corpus
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+    from indexer.store import IndexStore
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text(
+        '{"id": "general", "title": "Diabetes", "text": "Diabetes means high blood sugar. '
+        'Diabetes mellitus is its full name."}\n'
+        '{"id": "neonatal", "title": "Neonatal diabetes mellitus", "text": "Neonatal '
+        'diabetes mellitus is a rare diabetes mellitus of newborns."}\n')
+    index_corpus([corpus], IndexStore(tmp_path / "ix"))
+    page = SearchEngine(Settings(index_dir=tmp_path / "ix")).search("diabetes")
+    assert [r.id for r in page.results] == ["general", "neonatal"]
+    assert page.understood == "diabetes"
 
 
 def test_phrases_and_exclusions(engine):

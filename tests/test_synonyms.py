@@ -38,3 +38,24 @@ def test_longest_phrase_wins_and_each_word_is_used_once():
     table = SynonymTable.load()
     phrases = [phrase for phrase, _ in table.expand("stomach cancer")]
     assert phrases and set(phrases) == {"stomach cancer"}
+
+
+def test_apostrophes_may_be_left_out_of_a_lay_phrase():
+    table = SynonymTable.load()
+    for typed in ("can't sleep", "cant sleep", "can’t sleep", "I cannot sleep"):
+        assert "insomnia" in _labels(table, typed), typed
+    for typed in ("athlete's foot", "athletes foot"):
+        assert "tinea pedis" in _labels(table, typed), typed
+    assert "insomnia" not in _labels(table, "can sleep")
+
+
+def test_an_expansion_names_the_words_as_the_reader_typed_them():
+    table = SynonymTable.load()
+    assert [phrase for phrase, _ in table.expand("Shingles and piles")] == ["Shingles", "piles"]
+
+
+def test_a_wording_that_only_adds_words_is_not_an_expansion():
+    table = SynonymTable.load()
+    assert _labels(table, "diabetes") == set()  # "diabetes mellitus" names something narrower
+    assert _labels(table, "sugar diabetes") == {"diabetes mellitus"}
+    assert "tinea pedis" in _labels(table, "athlete's foot")
