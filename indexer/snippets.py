@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -47,17 +47,25 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if e > s and text[s:e].strip()]
 
 
-def _sentences_with_marks(text: str, marks: list[tuple[int, int, str]]) -> list[Span]:
-    """The sentences (as `sentence_spans` cuts them) that hold marks, with their marks.
-
-    Only the boundaries are listed, at C speed; sentences are cut out only where marks are,
-    so a long article costs little more than a short one.
-    """
+def _boundaries(text: str) -> tuple[list[int], list[int]]:
+    """Where each sentence boundary starts (just after its punctuation) and ends (where the
+    next sentence starts), listed at C speed."""
     starts, ends = [], []
     for match in _BOUNDARY_FROM_STOP.finditer(text):
         start = match.start()
         starts.append(start if text[start] == "\n" else start + 1)
         ends.append(match.end())
+    return starts, ends
+
+
+def _sentences_with_marks(text: str, marks: list[tuple[int, int, str]],
+                          bounds: tuple[list[int], list[int]] | None = None) -> list[Span]:
+    """The sentences (as `sentence_spans` cuts them) that hold marks, with their marks.
+
+    Only the boundaries are listed (`bounds`, from `_boundaries`); sentences are cut out only
+    where marks are, so a long article costs little more than a short one.
+    """
+    starts, ends = bounds or _boundaries(text)
     spans: list[Span] = []
     current: list[tuple[int, int, str]] = []
     index = -1
@@ -158,7 +166,8 @@ def make_snippet(
         in_doc[term] = in_doc.get(term, 0) + 1
     value = {t: terms[t] / (1.0 + math.log(n)) for t, n in in_doc.items()}
 
-    spans = _sentences_with_marks(text, marks)
+    bounds = _boundaries(text)
+    spans = _sentences_with_marks(text, marks, bounds)
 
     chosen: list[Span] = []
     covered: set[str] = set()
@@ -182,6 +191,8 @@ def make_snippet(
         used += best.end - best.start + (len(SEPARATOR) if len(chosen) > 1 else 0)
         spans = [s for s in spans if s.end <= best.start or s.start >= best.end]
 
+    if chosen and used < MIN_CHARS:
+        chosen = _widen(text, chosen, marks, bounds, MIN_CHARS - used, max_chars - used)
     chosen.sort(key=lambda s: s.start)
     parts = []
     for span in chosen:
@@ -192,6 +203,73 @@ def make_snippet(
             html += "…"
         parts.append(html)
     return " ".join(parts) if len(parts) == 1 else SEPARATOR.join(parts)
+
+
+def _widen(text: str, chosen: list[Span], marks: list[tuple[int, int, str]],
+           bounds: tuple[list[int], list[int]], wanted: int, room: int) -> list[Span]:
+    """Grow fragments by the sentences around them, within their paragraph, until `wanted`
+    more characters are shown (at most `room`): one short sentence alone says little of the
+    article. The best fragment grows first, forward before backward; a sentence too long
+    for the room left is cut at a word."""
+    spans = list(chosen)
+    grew = True
+    while wanted > 0 and grew:
+        grew = False
+        for k, span in enumerate(spans):
+            for start, end in (_forward(text, span, bounds, room),
+                               _backward(text, span, bounds, room)):
+                added = (span.start - start) + (end - span.end)
+                if added <= 0 or any(start <= other.end and end >= other.start
+                                     for j, other in enumerate(spans) if j != k):
+                    continue
+                span = spans[k] = Span(start, end, tuple(
+                    m for m in marks if m[0] >= start and m[1] <= end))
+                wanted -= added
+                room -= added
+                grew = True
+                break
+            if wanted <= 0:
+                break
+    return spans
+
+
+def _forward(text: str, span: Span, bounds: tuple[list[int], list[int]], room: int
+             ) -> tuple[int, int]:
+    """The span reaching to the end of the sentence after it (or of its own, if it stops
+    inside one); the span itself when a paragraph ends there or nothing fits."""
+    starts, ends = bounds
+    i = bisect_left(starts, span.end)
+    if i < len(starts) and starts[i] == span.end:
+        if "\n" in text[starts[i]:ends[i]]:
+            return span.start, span.end
+        begin, stop = ends[i], (starts[i + 1] if i + 1 < len(starts) else len(text))
+    else:
+        begin, stop = span.end, (starts[i] if i < len(starts) else len(text))
+    if stop - span.end > room:
+        stop = text.rfind(" ", begin, span.end + room + 1)
+        if stop <= begin:
+            return span.start, span.end
+    return span.start, stop
+
+
+def _backward(text: str, span: Span, bounds: tuple[list[int], list[int]], room: int
+              ) -> tuple[int, int]:
+    """The span reaching back to the start of the sentence before it (or of its own); the
+    span itself when a paragraph starts there or nothing fits."""
+    starts, ends = bounds
+    i = bisect_right(ends, span.start) - 1
+    if i >= 0 and ends[i] == span.start:
+        if "\n" in text[starts[i]:ends[i]]:
+            return span.start, span.end
+        begin, stop = (ends[i - 1] if i > 0 else 0), starts[i]
+    else:
+        begin, stop = (ends[i] if i >= 0 else 0), span.start
+    if span.start - begin > room:
+        space = text.find(" ", span.start - room, stop)
+        if space < 0 or space + 1 >= stop:
+            return span.start, span.end
+        begin = space + 1
+    return begin, span.end
 
 
 def highlight(text: str, terms: dict[str, float]) -> str:

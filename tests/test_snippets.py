@@ -26,8 +26,27 @@ def test_snippet_prefers_the_sentence_with_the_rarer_word():
 
 
 def test_a_word_repeated_everywhere_counts_less_than_one_said_once():
-    html = make_snippet(TEXT, weights("long", "tendon"))
+    # One sentence a line, so that the fragment chosen is not widened by its neighbours.
+    html = make_snippet(TEXT.replace(". ", ".\n"), weights("long", "tendon"))
     assert html.startswith("The calf <mark>tendons</mark>")
+
+
+def test_a_short_fragment_is_widened_by_the_sentences_around_it():
+    html = make_snippet(TEXT, weights("tendon"))
+    plain = html.replace("<mark>", "").replace("</mark>", "")
+    # The sentences after the matching one first, then those before, to 160 characters.
+    assert plain == TEXT and len(TEXT) >= 160
+    short = "One. Two. The calf tendons hurt. Three. " + "Four is a long sentence. " * 8
+    plain = make_snippet(short, weights("tendon")).replace("<mark>", "").replace("</mark>", "")
+    assert plain.startswith("The calf tendons hurt. Three. Four is")
+    assert 160 <= len(plain) <= 300 and plain.endswith("sentence.")
+
+
+def test_widening_stops_at_a_paragraph_and_cuts_a_long_sentence_at_a_word():
+    text = "Intro line.\n\nCalcium helps. " + "Filler words here and there " * 30 + "end."
+    plain = make_snippet(text, weights("calcium")).replace("<mark>", "").replace("</mark>", "")
+    assert plain.startswith("Calcium helps. Filler") and "Intro" not in plain
+    assert len(plain) <= 301 and plain.endswith("there…")
 
 
 def test_snippet_length_stays_in_bounds():
