@@ -1,5 +1,6 @@
-"""Did-you-mean quality on the shared data sets: the shipped rules side by side with
-corrections drawn from the index vocabulary alone (what the engine did before 2026-12-02).
+"""Did-you-mean quality on the shared data sets: the shipped engine (`search()`'s suggestion)
+side by side with corrections drawn from the index vocabulary alone (what the engine did
+before 2026-12-02, but for the hypo-/hyper- guard, which both have).
 
     python -m bench.spelling
 
@@ -53,24 +54,29 @@ def question_words(texts: Sequence[str]) -> list[str]:
 
 def measure(engine, own_questions: Sequence[str], other_questions: Sequence[str],
             lay_words: Sequence[str]) -> dict[str, dict[str, object]]:
-    """Each policy's figures on one index: {policy: {figure: value}}."""
-    from indexer.analysis import TOKEN_PATTERN, term_for_word
-    from indexer.spelling import english_words, is_known, suggest
+    """Each policy's figures on one index: {policy: {figure: value}}.
+
+    A policy gives, for a word, its correction (or None) and the other spelling it is also
+    searched in (or None): a typo counts as fixed by either when it leads to the original
+    word; a real word counts as changed only when it is corrected.
+    """
+    from indexer.analysis import term_for_word
+    from indexer.spelling import is_known, spelling_variants, suggest
 
     with engine._borrow() as searcher:
         reader = searcher.reader()
 
-        def index_only(word: str) -> str | None:
-            return suggest(reader, [word], engine._vocabulary).get(word)
+        def index_only(word: str) -> tuple[str | None, str | None]:
+            return suggest(reader, [word], engine._vocabulary).get(word), None
 
-        def shipped(word: str) -> str | None:
-            parsed = engine.builder.build(word)
-            known = {w.lower() for phrase, _ in parsed.expansions
-                     for w in TOKEN_PATTERN.findall(phrase)}
-            return suggest(reader, [word], engine._vocabulary, english_words,
-                           known).get(word)
+        def shipped(word: str) -> tuple[str | None, str | None]:
+            parsed = engine._with_spelling_variants(searcher, engine.builder.build(word))
+            variants = [v for w, v in parsed.expansions
+                        if w == word.lower() and v in spelling_variants(word)]
+            return (engine.search(word, per_page=1).suggestion,
+                    variants[0] if variants else None)
 
-        policies: dict[str, Callable[[str], str | None]] = {
+        policies: dict[str, Callable[[str], tuple[str | None, str | None]]] = {
             "index vocabulary only": index_only, "shipped": shipped}
         known_words = [w for w in question_words(own_questions) if is_known(reader, w)]
         rng = random.Random(7)
@@ -86,16 +92,16 @@ def measure(engine, own_questions: Sequence[str], other_questions: Sequence[str]
         for name, fix in policies.items():
             fixed = wrong = 0
             for word, typo in typos:
-                got = fix(typo)
+                got = next((x for x in fix(typo) if x is not None), None)
                 if got is not None:
                     if term_for_word(got) == term_for_word(word):
                         fixed += 1
                     else:
                         wrong += 1
-            changed = {w: got for w in real if (got := fix(w))}
+            changed = {w: got for w in real if (got := fix(w)[0])}
             lay_changed = {w: got for w in lay
-                           for x in w.split() if not is_known(reader, x) and (got := fix(x))}
-            british_fixed = sum(1 for w in british if fix(w) == _american(w))
+                           for x in w.split() if not is_known(reader, x) and (got := fix(x)[0])}
+            british_fixed = sum(1 for w in british if _american(w) in fix(w))
             out[name] = {"typos": len(typos), "fixed": fixed, "wrong": wrong,
                          "real": len(real), "real changed": changed,
                          "lay": len(lay), "lay changed": lay_changed,
@@ -132,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"- {name}: typos fixed {f['fixed']} / {f['typos']}, wrongly corrected "
                   f"{f['wrong']}; real words changed {len(f['real changed'])} / {f['real']}; "
                   f"lay words changed {len(f['lay changed'])} / {f['lay']}; British "
-                  f"spellings made American {f['british fixed']} / {f['british']}")
+                  f"spellings leading to the American {f['british fixed']} / {f['british']}")
         for name, f in figures.items():
             sample = ", ".join(f"{w}->{c}" for w, c in list(f["real changed"].items())[:12])
             print(f"  {name}, real words changed (first 12): {sample}")

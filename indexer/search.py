@@ -14,7 +14,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from indexer.analysis import TOKEN_PATTERN, analyze, term_for_word
 from indexer.config import Settings
@@ -31,7 +31,7 @@ from indexer.scoring import (
     tie_keys,
 )
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
-from indexer.spelling import Vocabulary, english_words, suggest
+from indexer.spelling import Vocabulary, english_words, spelling_variants, suggest
 from indexer.store import IndexStore
 from indexer.synonyms import SynonymTable
 
@@ -279,14 +279,16 @@ class SearchEngine:
         A word the index has never seen finds nothing: when its correction finds results,
         those are the answer (the reader can still ask for the words as typed).
         """
-        # Words the synonym table knows are words, not typos: their expansions are searched.
+        parsed = self._with_spelling_variants(searcher, parsed)
+        # Words the synonym table knows are words, not typos: their expansions are searched
+        # (and a word with another spelling in the index is searched in both).
         known = {w.lower() for phrase, _ in parsed.expansions
                  for w in TOKEN_PATTERN.findall(phrase)}
         fixes = (suggest(searcher.reader(), parsed.words, self._vocabulary, english_words,
                          known) if parsed.words and correct else {})
         fixed_text = _apply_fixes(parsed.text, fixes) if fixes else None
         if fixed_text is not None:
-            fixed = self.builder.build(fixed_text)
+            fixed = self._with_spelling_variants(searcher, self.builder.build(fixed_text))
             if not fixed.empty:
                 top = self._top(searcher, fixed, limit)
                 if top.total:
@@ -294,6 +296,32 @@ class SearchEngine:
                                   corrected=True)
         top = self._top(searcher, parsed, limit) if not parsed.empty else TopDocs(0, [])
         return Answer(parsed, top, typed=parsed.text, suggestion=fixed_text)
+
+    def _with_spelling_variants(self, searcher, parsed: ParsedQuery) -> ParsedQuery:
+        """The question with the other spellings of its words that the index holds
+        ("diarrhoea" also searches "diarrhea", "anemia" also "anaemia"): the same word, so
+        with the same weight, and counting for the word the reader typed."""
+        if parsed.syntax or not parsed.clauses:
+            return parsed
+        # Looked up in the segments' word lists (in memory), not the term index on disk: a
+        # long question has hundreds of candidate spellings.
+        vocabularies = [self._vocabulary(leaf) for leaf, _ in searcher.reader().leaf_readers()]
+        weights = {c.terms[0]: c.weight for c in parsed.clauses if c.own and len(c.terms) == 1}
+        clauses, terms, expansions = [], dict(parsed.terms), []
+        for word in dict.fromkeys(w.lower() for w in parsed.words):
+            term = term_for_word(word)
+            if term not in weights:
+                continue
+            for variant in sorted(spelling_variants(word)):
+                other = term_for_word(variant)
+                if other and other not in terms and any(variant in v for v in vocabularies):
+                    clauses.append(Clause((other,), weights[term], own=False, covers=(term,)))
+                    terms[other] = weights[term]
+                    expansions.append((word, variant))
+        if not clauses:
+            return parsed
+        return replace(parsed, clauses=[*parsed.clauses, *clauses], terms=terms,
+                       expansions=[*parsed.expansions, *expansions])
 
     def _vocabulary(self, segment) -> Vocabulary:
         # Segments never change: their spelling words are read once (with the postings).
@@ -465,6 +493,4 @@ def _apply_fixes(text: str, fixes: dict[str, str]) -> str:
 
 
 def _replace_time(page: SearchPage, started: float) -> SearchPage:
-    from dataclasses import replace
-
     return replace(page, took_ms=(time.perf_counter() - started) * 1000)

@@ -1,13 +1,14 @@
 """Did you mean: corrections for query words the index has never seen, drawn from the index's
 own (unstemmed) vocabulary, closest edit first and then the most frequent word.
 
-A word the index has never seen is not always a misspelling. A British spelling ("diarrhoea")
-is corrected to the American one the index uses. A real English word ("concussion", "hives",
-"tired") is left as typed: its nearest index word ("conclusion", "hiv", "time") is another
-word, not what the reader meant. So is a word the synonym table knows (its expansions are
-searched instead), and a correction never turns "hypo-" into "hyper-" or repeats a word the
-query already has. `python -m bench.spelling` measures this against the index vocabulary
-alone.
+A word the index has never seen is not always a misspelling. A British or American spelling
+is searched in its other spelling too (`spelling_variants`; the engine adds those the index
+has), or else corrected to the American one ("diarrhoea"). A real English word
+("concussion", "hives", "tired") is left as typed: its nearest index word ("conclusion",
+"hiv", "time") is another word, not what the reader meant. So is a word the synonym table
+knows (its expansions are searched instead), and a correction never turns "hypo-" into
+"hyper-" or repeats a word the query already has. `python -m bench.spelling` measures this
+against the index vocabulary alone.
 
 The vocabulary of each segment is read once into memory, grouped by first letter and length,
 and scanned with rapidfuzz's optimal-string-alignment distance: Whoosh's Levenshtein automaton
@@ -21,6 +22,7 @@ import gzip
 import hashlib
 import json
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -42,6 +44,11 @@ CANDIDATE_EDITS = 2
 _AMERICAN = tuple((re.compile(pattern), replacement) for pattern, replacement in (
     (r"ae", "e"), (r"oe", "e"), (r"our\b", "or"), (r"(?<=[^aeiou])re\b", "er"),
     (r"ogue\b", "og"), (r"yse(d|s)?\b", r"yze\1"), (r"is(e|ed|es|ing|ation)\b", r"iz\1")))
+# The other way (an American ending made British), for `spelling_variants`; "ae" and "oe"
+# are tried at every "e".
+_BRITISH = tuple((re.compile(pattern), replacement) for pattern, replacement in (
+    (r"or\b", "our"), (r"(?<=[^aeiou])er\b", "re"), (r"og\b", "ogue"),
+    (r"yz(e|ed|es)?\b", r"ys\1"), (r"iz(e|ed|es|ing|ation)\b", r"is\1")))
 # A key of the word list's JSON object ("word": count), escapes included.
 _JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
 # Prefixes that say the opposite of each other: one edit apart, never a typo's correction.
@@ -117,6 +124,22 @@ def american_spelling(word: str) -> str:
     return word
 
 
+def spelling_variants(word: str) -> set[str]:
+    """The word's other spellings, British or American ("diarrhoea" <-> "diarrhea", "tumour"
+    <-> "tumor", "centre" <-> "center"): candidates, most of them not words, that the caller
+    keeps only where its index has them. Words shorter than MIN_WORD_LEN have none."""
+    word = word.lower()
+    if len(word) < MIN_WORD_LEN or not word.isalpha():
+        return set()
+    british = {word[:i] + vowel + word[i:] for i, letter in enumerate(word) if letter == "e"
+               for vowel in "ao"}
+    for pattern, replacement in _BRITISH:
+        british.add(pattern.sub(replacement, word))
+    variants = {c for c in british if american_spelling(c) == word}
+    variants.add(american_spelling(word))
+    return variants - {word}
+
+
 def flips_meaning(word: str, candidate: str) -> bool:
     """True when the candidate swaps a prefix for its opposite ("hypoplastic" ->
     "hyperplastic"): one edit apart, but the other condition."""
@@ -149,6 +172,15 @@ class Vocabulary:
                 word = raw.decode("utf-8") if isinstance(raw, bytes) else raw
                 words.setdefault((word[:1], len(word)), []).append(word)
         return cls({k: sorted(set(v)) for k, v in words.items()})
+
+    def __contains__(self, word: object) -> bool:
+        if not isinstance(word, str):
+            return False
+        bucket = self.words.get((word[:1], len(word)))
+        if not bucket:
+            return False
+        i = bisect_left(bucket, word)
+        return i < len(bucket) and bucket[i] == word
 
     def near(self, word: str, max_dist: int) -> list[str]:
         """Words within `max_dist` edits (swaps count one) sharing the first letter."""

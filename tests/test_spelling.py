@@ -16,6 +16,7 @@ from indexer.spelling import (
     american_spelling,
     english_words,
     flips_meaning,
+    spelling_variants,
     suggest,
 )
 from indexer.store import IndexStore
@@ -28,6 +29,8 @@ ARTICLES = {
     "polyps": ("Hyperplastic polyps", "Hyperplastic polyps of the colon are common."),
     "insomnia": ("Insomnia", "Insomnia is trouble falling asleep at night."),
     "clock": ("Body clock", "The time of day you sleep sets the body clock."),
+    "anaemia": ("Anaemia in pregnancy", "Anaemia is common in pregnancy."),
+    "anemia": ("Anemia", "Anemia means too few red blood cells."),
 }
 
 
@@ -55,10 +58,35 @@ def test_a_misspelling_is_still_corrected_from_the_index(engine):
     assert page.results[0].title == "Insomnia"
 
 
-def test_a_british_spelling_is_corrected_to_the_american_one(engine):
+def test_a_british_spelling_finds_the_american_one_without_a_correction(engine):
     page = engine.search("diarrhoea")
-    assert page.suggestion == "diarrhea" and page.corrected
+    assert page.suggestion is None and not page.corrected
     assert page.results[0].title == "Diarrhea"
+    assert page.understood == "diarrhoea (also: diarrhea)"
+    with engine._borrow() as searcher:  # where no variant is searched, it is the correction
+        assert suggest(searcher.reader(), ["diarrhoea"], engine._vocabulary,
+                       english_words) == {"diarrhoea": "diarrhea"}
+
+
+@pytest.mark.parametrize("typed", ["anemia", "anaemia", "Anaemia"])
+def test_a_word_is_searched_in_both_its_spellings(engine, typed):
+    page = engine.search(typed)
+    assert {r.id for r in page.results} == {"anemia", "anaemia"}
+    assert page.suggestion is None
+    assert all("<mark>" in r.snippet for r in page.results)
+
+
+@pytest.mark.parametrize("word, variant", [
+    ("diarrhea", "diarrhoea"), ("diarrhoea", "diarrhea"), ("tumor", "tumour"),
+    ("centre", "center"), ("center", "centre"), ("esthetic", "aesthetic"),
+    ("organization", "organisation"), ("catalog", "catalogue"), ("fetus", "foetus"),
+])
+def test_spelling_variants(word, variant):
+    assert variant in spelling_variants(word)
+
+
+def test_short_words_have_no_spelling_variants():
+    assert spelling_variants("ear") == set() and spelling_variants("x-ray") == set()
 
 
 def test_a_real_word_the_index_lacks_is_not_turned_into_another_word(engine):
