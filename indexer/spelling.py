@@ -21,6 +21,7 @@ import functools
 import gzip
 import hashlib
 import json
+import logging
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -106,11 +107,18 @@ def english_words() -> WordList:
     """The words of pyspellchecker's English word-frequency list long enough to be corrected
     (about 155,000). Read once per process, on the first unknown word (a third of a
     second); `SearchEngine.warm` reads it before a server takes requests."""
-    data = resources.files("spellchecker").joinpath("resources", "en.json.gz")
-    # The words are hashed one at a time as they are found in the file's text: holding them
-    # all at once (a dict from json.load, or a list) leaves 15 MB behind in every server
-    # process, memory freed in small pieces that the allocator keeps.
-    text = gzip.decompress(data.read_bytes()).decode("utf-8")
+    try:
+        data = resources.files("spellchecker").joinpath("resources", "en.json.gz")
+        # The words are hashed one at a time as they are found in the file's text: holding
+        # them all at once (a dict from json.load, or a list) leaves 15 MB behind in every
+        # server process, memory freed in small pieces that the allocator keeps.
+        text = gzip.decompress(data.read_bytes()).decode("utf-8")
+    except (ImportError, OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+        # Without the list every unknown word is taken for a misspelling, as before it was
+        # used: worse suggestions, but searches still answer.
+        logging.getLogger(__name__).warning("English word list unavailable (%s): %s",
+                                            type(exc).__name__, exc)
+        return WordList.of(())
     keys = (m.group(1) for m in _JSON_KEY.finditer(text))
     return WordList.of(json.loads(f'"{key}"') if "\\" in key else key for key in keys
                        if len(key) >= MIN_WORD_LEN)

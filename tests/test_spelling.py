@@ -137,3 +137,22 @@ def test_a_word_list_holds_exactly_its_words(words, other):
     listed = WordList.of(words)
     assert all(w in listed for w in words)
     assert (other in listed) == (other in words)  # 64-bit hashes: no collision at this size
+
+
+def test_without_the_word_list_searches_still_answer(engine, monkeypatch, caplog):
+    import indexer.spelling as spelling
+
+    def missing(package):
+        raise ModuleNotFoundError(f"No module named {package!r}")
+
+    monkeypatch.setattr(spelling.resources, "files", missing)
+    spelling.english_words.cache_clear()
+    try:
+        assert len(spelling.english_words()) == 0
+        assert "English word list unavailable" in caplog.text
+        assert engine.search("insomina").suggestion == "insomnia"
+        assert engine.search("concussion").total == 0
+    finally:
+        monkeypatch.undo()
+        spelling.english_words.cache_clear()
+    assert "tired" in spelling.english_words()
