@@ -18,14 +18,17 @@ TOKEN_PATTERN = re.compile(r"\w+(?:\.?\w+)*" + CLITIC_SUFFIX, re.UNICODE)
 _CLITIC = re.compile(r"['’](?:s|t|d|ll|m|re|ve)$")
 
 # Whoosh's stop list plus the question and auxiliary words readers wrap around a query
-# ("how long does it take ..."); they carry no topic and only add noise to BM25.
+# ("how long does it take ..."); they carry no topic and only add noise to BM25. Negations
+# are stop words however they are typed: "can't" is "can", "cannot" and "dont" are stop
+# words too. Not "cant": it names Cant syndrome.
 STOP_WORDS = frozenset(
     """a an and are as at be by can for from have if in is it may not of on or tbd that the
     this to us we when will with yet you your i me my our they them their he she his her its
     am was were been being has had having do does did doing how what which who whom whose why
     where there here than then so such into about also would could should shall might must
     these those any some very just don doesn didn isn aren wasn weren haven hasn hadn couldn
-    shouldn wouldn won""".split()
+    shouldn wouldn won cannot dont doesnt didnt isnt arent wasnt werent havent hasnt
+    hadnt couldnt shouldnt wouldnt wont""".split()
 )
 
 ELLIPSIS = re.compile(r"(?:\.\.\.|…)\s*$")

@@ -48,3 +48,11 @@ def test_analyze_gives_what_the_whoosh_analyzer_gives():
         assert analyze(text) == [t.text for t in analyzer(text)]
 
     check()
+
+
+def test_negations_are_stop_words_however_they_are_typed():
+    from indexer.analysis import analyze
+
+    assert analyze("I can't sleep") == analyze("I cannot sleep") == ["sleep"]
+    assert analyze("dont doesnt wont") == []
+    assert analyze("Cant syndrome")[0] == "cant"  # a disease's name
