@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
-import json
 import logging
 import re
 from bisect import bisect_left
@@ -50,8 +48,9 @@ _AMERICAN = tuple((re.compile(pattern), replacement) for pattern, replacement in
 _BRITISH = tuple((re.compile(pattern), replacement) for pattern, replacement in (
     (r"or\b", "our"), (r"(?<=[^aeiou])er\b", "re"), (r"og\b", "ogue"),
     (r"yz(e|ed|es)?\b", r"ys\1"), (r"iz(e|ed|es|ing|ation)\b", r"is\1")))
-# A key of the word list's JSON object ("word": count), escapes included.
-_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+# A key of the word list's JSON object ("word": count) long enough to be corrected; one with
+# an escape in it (none in pyspellchecker 0.9) is left out.
+_JSON_KEY = re.compile(r'"([^"\\\n]{' + str(MIN_WORD_LEN) + r',})"\s*:')
 # Prefixes that say the opposite of each other: one edit apart, never a typo's correction.
 _OPPOSITE_PREFIXES = (("hypo", "hyper"), ("hyper", "hypo"), ("micro", "macro"),
                       ("macro", "micro"), ("intra", "inter"), ("inter", "intra"))
@@ -77,36 +76,33 @@ def max_edits(word: str) -> int:
 
 @dataclass(frozen=True)
 class WordList:
-    """A set of words kept as sorted 8-byte hashes: 1.2 MB for 155,000 words, where a Python
-    set of them takes 20 MB in every server process."""
+    """A set of words kept as a sorted array of their hashes: 1.2 MB for 155,000 words, where
+    a Python set of them takes 20 MB in every server process. Python's string hash is salted
+    per process, so a list is only valid in the process that made it (and its forks)."""
 
     hashes: np.ndarray
 
     @classmethod
     def of(cls, words: Iterable[str]) -> WordList:
         """The list of these words."""
-        return cls(np.unique(np.fromiter((_word_hash(w) for w in words), dtype=np.uint64)))
+        return cls(np.unique(np.fromiter(map(hash, words), dtype=np.int64)))
 
     def __contains__(self, word: object) -> bool:
         if not isinstance(word, str):
             return False
-        key = np.uint64(_word_hash(word))
+        key = hash(word)
         i = int(np.searchsorted(self.hashes, key))
-        return i < len(self.hashes) and self.hashes[i] == key
+        return i < len(self.hashes) and int(self.hashes[i]) == key
 
     def __len__(self) -> int:
         return len(self.hashes)
 
 
-def _word_hash(word: str) -> int:
-    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
-
-
 @functools.cache
 def english_words() -> WordList:
     """The words of pyspellchecker's English word-frequency list long enough to be corrected
-    (about 155,000). Read once per process, on the first unknown word (a third of a
-    second); `SearchEngine.warm` reads it before a server takes requests."""
+    (about 155,000). Read once per process, on the first unknown word (0.1 s);
+    `SearchEngine.warm` reads it before a server takes requests."""
     try:
         data = resources.files("spellchecker").joinpath("resources", "en.json.gz")
         # The words are hashed one at a time as they are found in the file's text: holding
@@ -119,9 +115,7 @@ def english_words() -> WordList:
         logging.getLogger(__name__).warning("English word list unavailable (%s): %s",
                                             type(exc).__name__, exc)
         return WordList.of(())
-    keys = (m.group(1) for m in _JSON_KEY.finditer(text))
-    return WordList.of(json.loads(f'"{key}"') if "\\" in key else key for key in keys
-                       if len(key) >= MIN_WORD_LEN)
+    return WordList.of(m.group(1) for m in _JSON_KEY.finditer(text))
 
 
 def american_spelling(word: str) -> str:
