@@ -176,8 +176,8 @@ class SearchEngine:
 
     def warm(self) -> None:
         """Open a searcher and read what every question needs from each segment (field
-        lengths, teaser marks, tie keys, spelling words), so the first readers of a freshly started
-        server process do not pay for it."""
+        lengths, teaser marks, tie keys, spelling words) and the English word list, so the
+        first readers of a freshly started server process do not pay for it."""
         with self._borrow() as searcher:
             for leaf, _ in searcher.leaf_searchers():
                 reader = leaf.reader()
