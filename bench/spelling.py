@@ -11,7 +11,10 @@ On the MedQuAD and NFCorpus indexes (the harness's own, see bench.peers.our_inde
 - real words: the other data set's question words (5 letters or more) this index lacks; a
   correction of one is a reader's word turned into another word;
 - lay words of the curated synonym table this index lacks (their expansions find the
-  article); and British spellings of medical words.
+  article); and British spellings of medical words;
+- real-word errors: a question word replaced by an English word one edit away that the
+  index lacks ("brest cancer"), restored only where the context check finds the corrected
+  pair in the index.
 """
 
 from __future__ import annotations
@@ -109,6 +112,70 @@ def measure(engine, own_questions: Sequence[str], other_questions: Sequence[str]
         return out
 
 
+def real_word_errors(engine, own_questions: Sequence[str], other_questions: Sequence[str],
+                     limit: int = 300) -> dict[str, dict[str, int]]:
+    """Real-word errors in context, with and without the context check: questions with one
+    word (known to the index) replaced by an English word one edit away that the index lacks
+    ("breast" -> "brest"), Random(3); restored when the suggestion brings the word's index
+    term back. And how many of the other data set's questions, as asked, get a correction."""
+    from indexer.analysis import TOKEN_PATTERN, term_for_word
+    from indexer.search import _apply_fixes
+    from indexer.spelling import edit_distance, english_word_texts, english_words, is_known
+    from indexer.spelling import suggest as suggest_fixes
+
+    english: dict[tuple[str, int], list[str]] = {}
+    for word in english_word_texts():
+        english.setdefault((word[:1], len(word)), []).append(word)
+    with engine._borrow() as searcher:
+        reader = searcher.reader()
+
+        def without_context(text: str) -> str | None:
+            parsed = engine._with_spelling_variants(searcher, engine.builder.build(text))
+            known = {w.lower() for phrase, _ in parsed.expansions
+                     for w in TOKEN_PATTERN.findall(phrase)}
+            fixes = suggest_fixes(reader, parsed.words, engine._vocabulary, english_words,
+                                  known)
+            return _apply_fixes(parsed.text, fixes) if fixes else None
+
+        def shipped(text: str) -> str | None:
+            return engine.search(text, per_page=1).suggestion
+
+        rng = random.Random(3)
+        cases = []
+        for text in own_questions:
+            words = TOKEN_PATTERN.findall(text)
+            places = [i for i, w in enumerate(words)
+                      if len(w) >= 5 and w.isalpha() and term_for_word(w) and is_known(reader, w)]
+            rng.shuffle(places)
+            for i in places:
+                word = words[i].lower()
+                near = [x for n in (len(word) - 1, len(word), len(word) + 1)
+                        for x in english.get((word[:1], n), ())
+                        if x != word and edit_distance(x, word) == 1 and not is_known(reader, x)]
+                if near:
+                    cases.append((word, " ".join([*words[:i], rng.choice(near), *words[i + 1:]])))
+                    break
+            if len(cases) >= limit:
+                break
+        out = {}
+        for name, fix in (("without context", without_context), ("shipped", shipped)):
+            restored = wrong = 0
+            for word, text in cases:
+                got = fix(text)
+                if got is None:
+                    continue
+                pairs = zip(TOKEN_PATTERN.findall(got), TOKEN_PATTERN.findall(text), strict=False)
+                changed = [a for a, b in pairs if a.lower() != b.lower()]
+                if changed and term_for_word(changed[0]) == term_for_word(word):
+                    restored += 1
+                else:
+                    wrong += 1
+            corrected = sum(1 for text in other_questions if fix(text))
+            out[name] = {"cases": len(cases), "restored": restored, "wrong": wrong,
+                         "other corrected": corrected, "other": len(other_questions)}
+        return out
+
+
 def _american(word: str) -> str:
     from indexer.spelling import american_spelling
 
@@ -139,6 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{f['wrong']}; real words changed {len(f['real changed'])} / {f['real']}; "
                   f"lay words changed {len(f['lay changed'])} / {f['lay']}; British "
                   f"spellings leading to the American {f['british fixed']} / {f['british']}")
+        for name, f in real_word_errors(engine, list(ds.queries.values()),
+                                        list(other.queries.values())).items():
+            print(f"- {name}: real-word errors in context restored {f['restored']} / "
+                  f"{f['cases']}, wrongly corrected {f['wrong']}; {other.label} questions "
+                  f"given a correction {f['other corrected']} / {f['other']}")
         for name, f in figures.items():
             sample = ", ".join(f"{w}->{c}" for w, c in list(f["real changed"].items())[:12])
             print(f"  {name}, real words changed (first 12): {sample}")

@@ -8,6 +8,7 @@ re-index never serves stale results.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -15,6 +16,8 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
+
+from whoosh import query as q
 
 from indexer.analysis import TOKEN_PATTERN, analyze, term_for_word
 from indexer.config import Settings
@@ -285,7 +288,8 @@ class SearchEngine:
         known = {w.lower() for phrase, _ in parsed.expansions
                  for w in TOKEN_PATTERN.findall(phrase)}
         fixes = (suggest(searcher.reader(), parsed.words, self._vocabulary, english_words,
-                         known) if parsed.words and correct else {})
+                         known, functools.partial(_fits_beside, searcher))
+                 if parsed.words and correct else {})
         fixed_text = _apply_fixes(parsed.text, fixes) if fixes else None
         if fixed_text is not None:
             fixed = self._with_spelling_variants(searcher, self.builder.build(fixed_text))
@@ -471,6 +475,25 @@ class SearchEngine:
         """Entries in the live index."""
         with self._borrow() as searcher:
             return searcher.doc_count()
+
+
+def _fits_beside(searcher, words: list[str], i: int, candidate: str) -> bool:
+    """True when `candidate`, put in place of `words[i]`, stands right before or after the
+    question's neighbouring word (stop words skipped, as the index skips them) somewhere in
+    the index: "brest cancer" can be "breast cancer", "turner syndrome" not "turned
+    syndrome"."""
+    term = term_for_word(candidate)
+    if term is None:
+        return False
+    before = next((t for w in reversed(words[:i]) if (t := term_for_word(w))), None)
+    after = next((t for w in words[i + 1:] if (t := term_for_word(w))), None)
+    for pair in ((before, term), (term, after)):
+        if None in pair:
+            continue
+        for fieldname in ("title", "body"):
+            if q.Phrase(fieldname, list(pair)).matcher(searcher).is_active():
+                return True
+    return False
 
 
 def _understood(parsed: ParsedQuery) -> str:

@@ -22,7 +22,7 @@ import gzip
 import logging
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -39,6 +39,8 @@ MIN_WORD_LEN = 5
 MAX_CORRECTIONS = 6
 # Candidates are gathered this far from the typed word; the stems may then be closer.
 CANDIDATE_EDITS = 2
+# A real word's best candidates tried in its context (see correct_word).
+REAL_WORD_CANDIDATES = 3
 # British spellings and their American forms, tried in turn on a word the index lacks.
 _AMERICAN = tuple((re.compile(pattern), replacement) for pattern, replacement in (
     (r"ae", "e"), (r"oe", "e"), (r"our\b", "or"), (r"(?<=[^aeiou])re\b", "er"),
@@ -98,24 +100,31 @@ class WordList:
         return len(self.hashes)
 
 
+def english_word_texts() -> Iterator[str]:
+    """The words of pyspellchecker's English word-frequency list of MIN_WORD_LEN letters or
+    more, as text (see english_words); raises OSError and the like when it is unreadable."""
+    data = resources.files("spellchecker").joinpath("resources", "en.json.gz")
+    # The words are yielded one at a time as they are found in the file's text: holding
+    # them all at once (a dict from json.load, or a list) leaves 15 MB behind in every
+    # server process, memory freed in small pieces that the allocator keeps.
+    text = gzip.decompress(data.read_bytes()).decode("utf-8")
+    return (m.group(1) for m in _JSON_KEY.finditer(text))
+
+
 @functools.cache
 def english_words() -> WordList:
     """The words of pyspellchecker's English word-frequency list long enough to be corrected
     (about 155,000). Read once per process, on the first unknown word (0.1 s);
     `SearchEngine.warm` reads it before a server takes requests."""
     try:
-        data = resources.files("spellchecker").joinpath("resources", "en.json.gz")
-        # The words are hashed one at a time as they are found in the file's text: holding
-        # them all at once (a dict from json.load, or a list) leaves 15 MB behind in every
-        # server process, memory freed in small pieces that the allocator keeps.
-        text = gzip.decompress(data.read_bytes()).decode("utf-8")
+        words = english_word_texts()
     except (ImportError, OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
         # Without the list every unknown word is taken for a misspelling, as before it was
         # used: worse suggestions, but searches still answer.
         logging.getLogger(__name__).warning("English word list unavailable (%s): %s",
                                             type(exc).__name__, exc)
         return WordList.of(())
-    return WordList.of(m.group(1) for m in _JSON_KEY.finditer(text))
+    return WordList.of(words)
 
 
 def american_spelling(word: str) -> str:
@@ -196,31 +205,35 @@ class Vocabulary:
 
 
 def correct_word(reader, word: str, vocabularies: Sequence[Vocabulary] | None = None,
-                 lexicon: Collection[str] | None = None, avoid: Collection[str] = ()
-                 ) -> str | None:
+                 lexicon: Collection[str] | None = None, avoid: Collection[str] = (),
+                 fits: Callable[[str], bool] | None = None) -> str | None:
     """The best correction for one unknown word, or None.
 
-    Its American spelling, if the index has it. Otherwise none for a word of `lexicon` (real
-    words; None: every word not in the index is a misspelling). Otherwise the index's words
-    within two edits of it (with the same first letter), ranked by true edit distance (swaps
-    count one), then by how many documents use them; never one whose index term is in `avoid`
-    (the query's other words) or that flips a prefix (`flips_meaning`). `vocabularies` (one
-    per segment, cached by the caller) default to reading the segments.
+    Its American spelling, if the index has it. Otherwise the index's words within two edits
+    of it (with the same first letter), ranked by true edit distance (swaps count one), then
+    by how many documents use them; never one whose index term is in `avoid` (the query's
+    other words) or that flips a prefix (`flips_meaning`). A word of `lexicon` (real words;
+    None: every word not in the index is a misspelling) is corrected only to a candidate that
+    `fits` its place in the question ("brest cancer": "breast cancer" is in the index), among
+    the best few; without `fits`, not at all. `vocabularies` (one per segment, cached by the
+    caller) default to reading the segments.
     """
     word = word.lower()
     limit = max_edits(word)
     if limit == 0 or not word.isalpha():
         return None
+    real = False
     if lexicon is not None:
         american = american_spelling(word)
         if american != word and is_known(reader, american):
             return american
-        if word in lexicon:
+        real = word in lexicon
+        if real and fits is None:
             return None
     if vocabularies is None:
         vocabularies = [Vocabulary.of_segment(leaf) for leaf, _ in reader.leaf_readers()]
     candidates = {c for v in vocabularies for c in v.near(word, CANDIDATE_EDITS)} - {word}
-    best: tuple[int, int, str] | None = None
+    ranked: list[tuple[int, int, str]] = []
     for candidate in candidates:
         if flips_meaning(word, candidate) or stem_of(candidate) in avoid:
             continue
@@ -233,27 +246,31 @@ def correct_word(reader, word: str, vocabularies: Sequence[Vocabulary] | None = 
         # once per segment, see indexer.writing).
         term = stem_of(candidate)
         freq = max(reader.doc_frequency(f, term) for f in ("title", "body"))
-        key = (dist, -freq, candidate)
-        if best is None or key < best:
-            best = key
-    return best[2] if best else None
+        ranked.append((dist, -freq, candidate))
+    ranked.sort()
+    if real:
+        # A real word is kept unless a close word makes a phrase the index has; only the
+        # best few are tried, each costing a phrase lookup.
+        return next((c for _, _, c in ranked[:REAL_WORD_CANDIDATES] if fits(c)), None)
+    return ranked[0][2] if ranked else None
 
 
 def suggest(reader, words: list[str], vocabulary: Callable | None = None,
-            lexicon: Callable[[], Collection[str]] | None = None, keep: Collection[str] = ()
-            ) -> dict[str, str]:
+            lexicon: Callable[[], Collection[str]] | None = None, keep: Collection[str] = (),
+            context: Callable[[list[str], int, str], bool] | None = None) -> dict[str, str]:
     """Corrections for the unknown words of a query: {typed word: correction}.
 
     `vocabulary(segment_reader)` gives a segment's Vocabulary (a cache's); by default the
     segments are read for each query that has an unknown word. `lexicon()` gives the real
     words (see correct_word), called only for an unknown word; words in `keep` (lowercased)
-    are never corrected.
+    are never corrected. `context(words, i, candidate)` says whether a candidate for the
+    real word `words[i]` fits beside its neighbours.
     """
     fixes: dict[str, str] = {}
     vocabularies = None
     tried = 0
     terms = {stem_of(w.lower()) for w in words}
-    for word in words:
+    for i, word in enumerate(words):
         if word.lower() in fixes or word.lower() in keep or is_known(reader, word):
             continue
         tried += 1
@@ -262,8 +279,9 @@ def suggest(reader, words: list[str], vocabulary: Callable | None = None,
         if vocabularies is None:
             load = vocabulary or Vocabulary.of_segment
             vocabularies = [load(leaf) for leaf, _ in reader.leaf_readers()]
+        fits = (lambda c, i=i: context(words, i, c)) if context else None
         fix = correct_word(reader, word, vocabularies, lexicon() if lexicon else None,
-                           avoid=terms - {stem_of(word.lower())})
+                           avoid=terms - {stem_of(word.lower())}, fits=fits)
         if fix:
             fixes[word.lower()] = fix
     return fixes

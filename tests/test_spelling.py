@@ -31,6 +31,7 @@ ARTICLES = {
     "clock": ("Body clock", "The time of day you sleep sets the body clock."),
     "anaemia": ("Anaemia in pregnancy", "Anaemia is common in pregnancy."),
     "anemia": ("Anemia", "Anemia means too few red blood cells."),
+    "breast": ("Breast cancer", "Breast cancer is the most common cancer in women."),
 }
 
 
@@ -100,6 +101,17 @@ def test_a_lay_word_finds_its_medical_article_instead_of_being_corrected(engine)
     page = engine.search("hives")
     assert page.suggestion is None
     assert page.results[0].title == "Urticaria"
+
+
+def test_a_real_word_is_corrected_where_its_neighbour_says_it_is_a_typo(engine):
+    # "brest" is an English word (a city), but "breast cancer" is in the index.
+    assert "brest" in english_words()
+    page = engine.search("brest cancer")
+    assert page.suggestion == "breast cancer" and page.corrected
+    assert page.results[0].title == "Breast cancer"
+    assert engine.search("brest").suggestion is None  # alone, nothing says it is a typo
+    # "conclusion symptoms" is not in the index: "concussion" stays.
+    assert engine.search("concussion symptoms").suggestion is None
 
 
 def test_a_correction_never_swaps_hypo_for_hyper(engine):
