@@ -211,6 +211,11 @@ class QueryBuilder:
                     continue
                 weight = (self.phrase_weight if exp.lay and len(phrase.split()) > 1
                           else self.expansion_weight)
+                # Words the other wording shares with the reader's ("breast" in "breast
+                # cancer" -> "breast carcinoma") are searched already: the expansion weighs
+                # by the share of words it adds, or "breast" would count twice.
+                said = set(analyze(phrase))
+                weight *= sum(t not in said for t in exp.terms) / len(exp.terms)
                 clauses.append(self._expansion(exp.terms, weight))
                 if parsed.clauses:
                     covers = tuple(t for t in analyze(phrase) if parsed.terms.get(t) == 1.0)

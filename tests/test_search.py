@@ -106,6 +106,31 @@ def test_a_word_finds_its_own_article_before_longer_names_that_contain_it(tmp_pa
     assert page.understood == "diabetes"
 
 
+def test_words_an_expansion_shares_with_the_question_count_once(tmp_path):
+    """"breast cancer" -> "breast carcinoma" adds one word, so it weighs half: "breast" is
+    not counted twice for an entry that says "breast carcinoma" but never "cancer"."""
+    import json
+
+    from indexer.build import index_corpus
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+    from indexer.store import IndexStore
+
+    docs = [{"id": "article", "title": "Breast cancer",
+             "text": "Breast cancer is a cancer that starts in the breast."},
+            {"id": "abstract", "title": "Lung inflammation after radiotherapy of breast "
+             "carcinoma", "text": "Radiotherapy of a breast carcinoma can inflame the lung."}]
+    docs += [{"id": f"n{i}", "title": f"Cancer note {i}", "text": "A note on cancer care."}
+             for i in range(8)]
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    index_corpus([corpus], IndexStore(tmp_path / "ix"))
+    ids = [r.id for r in SearchEngine(Settings(index_dir=tmp_path / "ix")).search(
+        "breast cancer").results]
+    assert ids[:2] == ["article", "abstract"]
+
+
 def test_phrases_and_exclusions(engine):
     assert engine.search('"leg cramps"').results[0].title.startswith(HAMSTRING)
     assert engine.search('"cramps leg"').total == 0
