@@ -27,14 +27,16 @@ EXPANSION_WEIGHT = 0.4
 # NFCorpus dev and MedQuAD tune (bench/eval.py).
 PHRASE_WEIGHT = 1.0
 # Words that frame a health question rather than name its subject ("what are the symptoms of
-# gout", "how many people are affected by ...", "what research is being done for ..."): the
-# subject decides which article answers, so they weigh this much of a subject word, in the
-# score and in coordination. Chosen on NFCorpus dev and MedQuAD tune (bench/eval.py).
+# gout", "how many people are affected by ...", "what research is being done for ...", "is
+# coffee bad for you"): the subject decides which article answers, so they weigh this much
+# of a subject word, in the score and in coordination. Chosen on NFCorpus dev and MedQuAD
+# tune (bench/eval.py).
 ASPECT_WEIGHT = 0.3
 ASPECT_WORDS = frozenset(analyze(
     "symptoms signs causes caused treatment treatments treat diagnose diagnosis diagnosed "
     "outlook prognosis prevent prevention risk complications stages inherited inheritance "
-    "genetic changes research clinical trials information people many affected"))
+    "genetic changes research clinical trials information people many affected "
+    "bad good safe healthy harmful dangerous benefits side effects"))
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _SYNTAX = re.compile(

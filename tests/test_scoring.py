@@ -281,6 +281,22 @@ def test_the_subject_of_a_question_outweighs_the_words_framing_it(tmp_path):
     assert engine.rank(question)[0][0] == "trials"
 
 
+def test_words_judging_the_subject_frame_the_question_too(tmp_path):
+    docs = [{"id": "coffee", "title": "Coffee and health",
+             "text": "Coffee is drunk every day. Coffee holds caffeine."},
+            {"id": "taste", "title": "Taste disorders",
+             "text": "With a taste disorder, coffee may taste bad and food bland."}]
+    docs += [{"id": f"n{i}", "title": f"Note {i}", "text": "Notes on coffee."}
+             for i in range(3)]
+    engine = _engine_over(tmp_path, docs)
+    question = "Is coffee bad for you?"
+    weights = {c.terms[0]: c.weight for c in engine.builder.build(question).clauses if c.own}
+    assert weights["coffe"] == 1.0 and weights["bad"] < 1.0
+    assert engine.rank(question)[0][0] == "coffee"
+    engine.builder = QueryBuilder(aspect_weight=1.0)
+    assert engine.rank(question)[0][0] == "taste"
+
+
 SYNTAX_QUERIES = ['"gout tendon" fever', "gout AND tendon", "gout -tendon", "calcium NOT sleep",
                   'insomnia AND "sleep pain"', "gout NOT (fever OR cough)", "(gout OR fever) -rash"]
 
