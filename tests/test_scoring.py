@@ -264,37 +264,34 @@ def test_a_word_the_reader_repeats_weighs_more():
     assert weights["noonan"] == weights["syndrome"] == 2.0 and weights["kidnei"] == 1.0
 
 
-def test_the_subject_of_a_question_outweighs_the_words_framing_it(tmp_path):
-    docs = [{"id": "trials", "title": "Clinical trials",
-             "text": "Research in clinical trials, and how trials work."},
-            {"id": "gout", "title": "Gout",
-             "text": "Gout is a form of arthritis. Research on gout continues."}]
-    docs += [{"id": f"n{i}", "title": f"Note {i}", "text": "Research notes."}
-             for i in range(20)]
-    engine = _engine_over(tmp_path, docs)
-    question = "What research (or clinical trials) is being done for gout?"
-    weights = {c.terms[0]: c.weight for c in engine.builder.build(question).clauses if c.own}
-    assert weights["gout"] == 1.0 and weights["research"] < 1.0 and weights["trial"] < 1.0
-    assert engine.rank(question)[0][0] == "gout"
-    # Weighed like the subject, the framing words would pick the general article.
-    engine.builder = QueryBuilder(aspect_weight=1.0)
-    assert engine.rank(question)[0][0] == "trials"
+# question -> (its subject's term, its framing terms, the articles (id: title, text), the
+# filler text of notes and their number, best with framing weighed less, best without)
+FRAMED_QUESTIONS = {
+    "What research (or clinical trials) is being done for gout?": (
+        "gout", ("research", "trial"), {
+            "trials": ("Clinical trials", "Research in clinical trials, and how trials work."),
+            "gout": ("Gout", "Gout is a form of arthritis. Research on gout continues.")},
+        ("Research notes.", 20), "gout", "trials"),
+    # Words judging the subject frame a question too.
+    "Is coffee bad for you?": ("coffe", ("bad",), {
+        "coffee": ("Coffee and health", "Coffee is drunk every day. Coffee holds caffeine."),
+        "taste": ("Taste disorders", "With a taste disorder, coffee may taste bad.")},
+        ("Notes on coffee.", 3), "coffee", "taste"),
+}
 
 
-def test_words_judging_the_subject_frame_the_question_too(tmp_path):
-    docs = [{"id": "coffee", "title": "Coffee and health",
-             "text": "Coffee is drunk every day. Coffee holds caffeine."},
-            {"id": "taste", "title": "Taste disorders",
-             "text": "With a taste disorder, coffee may taste bad and food bland."}]
-    docs += [{"id": f"n{i}", "title": f"Note {i}", "text": "Notes on coffee."}
-             for i in range(3)]
+@pytest.mark.parametrize("question", FRAMED_QUESTIONS)
+def test_the_subject_of_a_question_outweighs_the_words_framing_it(tmp_path, question):
+    subject, framing, articles, (note, notes), best, best_unframed = FRAMED_QUESTIONS[question]
+    docs = [{"id": key, "title": title, "text": text} for key, (title, text) in articles.items()]
+    docs += [{"id": f"n{i}", "title": f"Note {i}", "text": note} for i in range(notes)]
     engine = _engine_over(tmp_path, docs)
-    question = "Is coffee bad for you?"
     weights = {c.terms[0]: c.weight for c in engine.builder.build(question).clauses if c.own}
-    assert weights["coffe"] == 1.0 and weights["bad"] < 1.0
-    assert engine.rank(question)[0][0] == "coffee"
+    assert weights[subject] == 1.0 and all(weights[t] < 1.0 for t in framing)
+    assert engine.rank(question)[0][0] == best
+    # Weighed like the subject, the framing words would pick the other article.
     engine.builder = QueryBuilder(aspect_weight=1.0)
-    assert engine.rank(question)[0][0] == "taste"
+    assert engine.rank(question)[0][0] == best_unframed
 
 
 SYNTAX_QUERIES = ['"gout tendon" fever', "gout AND tendon", "gout -tendon", "calcium NOT sleep",
