@@ -120,8 +120,7 @@ def real_word_errors(engine, own_questions: Sequence[str], other_questions: Sequ
     term back. And how many of the other data set's questions, as asked, get a correction."""
     from indexer.analysis import TOKEN_PATTERN, term_for_word
     from indexer.search import _apply_fixes
-    from indexer.spelling import edit_distance, english_word_texts, english_words, is_known
-    from indexer.spelling import suggest as suggest_fixes
+    from indexer.spelling import edit_distance, english_word_texts, is_known
 
     english: dict[tuple[str, int], list[str]] = {}
     for word in english_word_texts():
@@ -131,10 +130,7 @@ def real_word_errors(engine, own_questions: Sequence[str], other_questions: Sequ
 
         def without_context(text: str) -> str | None:
             parsed = engine._with_spelling_variants(searcher, engine.builder.build(text))
-            known = {w.lower() for phrase, _ in parsed.expansions
-                     for w in TOKEN_PATTERN.findall(phrase)}
-            fixes = suggest_fixes(reader, parsed.words, engine._vocabulary, english_words,
-                                  known)
+            fixes = engine._corrections(searcher, parsed, in_context=False)
             return _apply_fixes(parsed.text, fixes) if fixes else None
 
         def shipped(text: str) -> str | None:

@@ -216,11 +216,11 @@ class QueryBuilder:
                 # Words the other wording shares with the reader's ("breast" in "breast
                 # cancer" -> "breast carcinoma") are searched already: the expansion weighs
                 # by the share of words it adds, or "breast" would count twice.
-                said = set(analyze(phrase))
+                said = analyze(phrase)
                 weight *= sum(t not in said for t in exp.terms) / len(exp.terms)
                 clauses.append(self._expansion(exp.terms, weight))
                 if parsed.clauses:
-                    covers = tuple(t for t in analyze(phrase) if parsed.terms.get(t) == 1.0)
+                    covers = tuple(t for t in said if parsed.terms.get(t) == 1.0)
                     parsed.clauses.append(Clause(exp.terms, weight, own=False, covers=covers))
                 parsed.expansions.append((phrase, exp.label))
                 for t in exp.terms:

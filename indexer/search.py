@@ -283,13 +283,7 @@ class SearchEngine:
         those are the answer (the reader can still ask for the words as typed).
         """
         parsed = self._with_spelling_variants(searcher, parsed)
-        # Words the synonym table knows are words, not typos: their expansions are searched
-        # (and a word with another spelling in the index is searched in both).
-        known = {w.lower() for phrase, _ in parsed.expansions
-                 for w in TOKEN_PATTERN.findall(phrase)}
-        fixes = (suggest(searcher.reader(), parsed.words, self._vocabulary, english_words,
-                         known, functools.partial(_fits_beside, searcher))
-                 if parsed.words and correct else {})
+        fixes = self._corrections(searcher, parsed) if parsed.words and correct else {}
         fixed_text = _apply_fixes(parsed.text, fixes) if fixes else None
         if fixed_text is not None:
             fixed = self._with_spelling_variants(searcher, self.builder.build(fixed_text))
@@ -300,6 +294,18 @@ class SearchEngine:
                                   corrected=True)
         top = self._top(searcher, parsed, limit) if not parsed.empty else TopDocs(0, [])
         return Answer(parsed, top, typed=parsed.text, suggestion=fixed_text)
+
+    def _corrections(self, searcher, parsed: ParsedQuery, in_context: bool = True
+                     ) -> dict[str, str]:
+        """{typed word: correction} for the question's unknown words (`suggest`); with
+        `in_context`, a real word is corrected where its neighbour says it is a typo."""
+        # Words the synonym table knows are words, not typos: their expansions are searched
+        # (and a word with another spelling in the index is searched in both).
+        known = {w.lower() for phrase, _ in parsed.expansions
+                 for w in TOKEN_PATTERN.findall(phrase)}
+        context = functools.partial(_fits_beside, searcher) if in_context else None
+        return suggest(searcher.reader(), parsed.words, self._vocabulary, english_words,
+                       known, context)
 
     def _with_spelling_variants(self, searcher, parsed: ParsedQuery) -> ParsedQuery:
         """The question with the other spellings of its words that the index holds

@@ -54,8 +54,7 @@ _BRITISH = tuple((re.compile(pattern), replacement) for pattern, replacement in 
 # an escape in it (none in pyspellchecker 0.9) is left out.
 _JSON_KEY = re.compile(r'"([^"\\\n]{' + str(MIN_WORD_LEN) + r',})"\s*:')
 # Prefixes that say the opposite of each other: one edit apart, never a typo's correction.
-_OPPOSITE_PREFIXES = (("hypo", "hyper"), ("hyper", "hypo"), ("micro", "macro"),
-                      ("macro", "micro"), ("intra", "inter"), ("inter", "intra"))
+_OPPOSITE_PREFIXES = (("hypo", "hyper"), ("micro", "macro"), ("intra", "inter"))
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -154,7 +153,8 @@ def spelling_variants(word: str) -> set[str]:
 def flips_meaning(word: str, candidate: str) -> bool:
     """True when the candidate swaps a prefix for its opposite ("hypoplastic" ->
     "hyperplastic"): one edit apart, but the other condition."""
-    return any(word.startswith(a) and candidate.startswith(b) for a, b in _OPPOSITE_PREFIXES)
+    return any(word.startswith(a) and candidate.startswith(b)
+               for pair in _OPPOSITE_PREFIXES for a, b in (pair, pair[::-1]))
 
 
 def is_known(reader, word: str) -> bool:
@@ -267,18 +267,18 @@ def suggest(reader, words: list[str], vocabulary: Callable | None = None,
     real word `words[i]` fits beside its neighbours.
     """
     fixes: dict[str, str] = {}
-    vocabularies = None
+    vocabularies = terms = None
     tried = 0
-    terms = {stem_of(w.lower()) for w in words}
     for i, word in enumerate(words):
         if word.lower() in fixes or word.lower() in keep or is_known(reader, word):
             continue
         tried += 1
         if tried > MAX_CORRECTIONS:
             break
-        if vocabularies is None:
+        if vocabularies is None:  # read only once a word is unknown
             load = vocabulary or Vocabulary.of_segment
             vocabularies = [load(leaf) for leaf, _ in reader.leaf_readers()]
+            terms = {stem_of(w.lower()) for w in words}
         fits = (lambda c, i=i: context(words, i, c)) if context else None
         fix = correct_word(reader, word, vocabularies, lexicon() if lexicon else None,
                            avoid=terms - {stem_of(word.lower())}, fits=fits)
