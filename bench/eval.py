@@ -416,6 +416,7 @@ TUNE_GRID: dict[str, list] = {
     "feedback_max_share": [0.05, 0.1, 0.2],
     "aspect_weight": [1.0, 0.7, 0.5, 0.3, 0.15],
     "phrase_weight": [0.4, 0.7, 1.0],
+    "dense_weight": [0.0, 0.3, 0.5, 0.65, 0.8, 0.9],
 }
 TUNE_MEDQUAD_COARSE = 500  # MedQuAD tune questions per coarse step (all 2,000 to confirm)
 TUNE_ROUNDS = 2
@@ -435,7 +436,8 @@ def engine_defaults() -> dict:
             "coord_by_idf": ranking.COORD_BY_IDF, "coord_max_terms": ranking.COORD_MAX_TERMS,
             "feedback_weight": ranking.FEEDBACK_WEIGHT,
             "feedback_max_share": ranking.FEEDBACK_MAX_SHARE,
-            "aspect_weight": query.ASPECT_WEIGHT, "phrase_weight": query.PHRASE_WEIGHT}
+            "aspect_weight": query.ASPECT_WEIGHT, "phrase_weight": query.PHRASE_WEIGHT,
+            "dense_weight": ranking.DENSE_WEIGHT}
 
 
 _SYNONYMS: dict[str, object] = {}
@@ -472,7 +474,8 @@ def variant_factory(config: Mapping):
                              coord_by_idf=config.get("coord_by_idf", False),
                              coord_max_terms=config.get("coord_max_terms", 1000),
                              feedback_weight=config.get("feedback_weight", 0.0),
-                             feedback_max_share=config.get("feedback_max_share", 0.1))
+                             feedback_max_share=config.get("feedback_max_share", 0.1),
+                             dense_weight=config.get("dense_weight", 0.0))
         return SearchEngine(Settings(index_dir=index_dir), builder=builder, model=model)
 
     return make
@@ -508,7 +511,8 @@ TUNE_MARGIN = 0.002
 # Where evaluations of configurations are kept between runs (keyed by the ranking sources).
 TUNE_CACHE_NAME = "tune-scores.json"
 RANKING_SOURCES = ("query.py", "ranking.py", "scoring.py", "postings.py", "search.py",
-                   "synonyms.py", "feedback.py", "spelling.py", "data/lay_terms.tsv")
+                   "synonyms.py", "feedback.py", "spelling.py", "data/lay_terms.tsv",
+                   "embedding.py", "vectors.py")
 
 
 def ranking_hash() -> str:

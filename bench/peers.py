@@ -88,14 +88,49 @@ def _prune(final: Path, keep: int = KEEP_CACHED) -> None:
 
 
 def our_index(ds: Dataset, workers: int = 2) -> Path:
-    """Our engine's index of the data set, built with the real build path (cached)."""
+    """Our engine's index of the data set, built with the real build path (cached), with its
+    article vectors when the embedding model is installed."""
     from indexer.build import index_corpus
+    from indexer.embedding import Encoder
     from indexer.store import IndexStore
 
-    def build(path: Path) -> None:
-        index_corpus([ds.corpus_path], IndexStore(path), workers=workers)
+    encoder = Encoder.load()
 
-    return _cached_dir("ours", ds, engine_hash(), build)
+    def build(path: Path) -> None:
+        store = IndexStore(path)
+        index_corpus([ds.corpus_path], store, workers=workers)
+        if encoder is not None:
+            _add_vectors(ds, store, encoder)
+
+    key = engine_hash() + ("-v" + vectors_hash() if encoder is not None else "")
+    return _cached_dir("ours", ds, key, build)
+
+
+def vectors_hash() -> str:
+    """A short hash of the sources that decide an article's vector."""
+    h = hashlib.sha256()
+    for name in ("embedding.py", "vectors.py"):
+        h.update((ROOT / "indexer" / name).read_bytes())
+    return h.hexdigest()[:8]
+
+
+def _add_vectors(ds: Dataset, store, encoder) -> None:
+    """Vectors for a cached index, reusing those of earlier builds of the same corpus by the
+    same model code: embedding a data set takes minutes, rebuilding its index seconds."""
+    from indexer.build import indexed_entries
+    from indexer.vectors import VectorTable, update_vectors
+
+    keep = CACHE / f"vectors-{_corpus_key(ds)}-{vectors_hash()}"
+    gen = store.current_path()
+    hashes = {i: e.hash for i, e in indexed_entries(store.open()).items()}
+    counts = update_vectors(gen, hashes, encoder, reuse_from=[keep])
+    if counts.embedded:
+        print(f"  {ds.name}: embedded {counts.embedded} articles in {counts.seconds:.1f}s "
+              f"({counts.docs_per_second:.1f} docs/s)", flush=True)
+        keep.mkdir(parents=True, exist_ok=True)
+        table = VectorTable.read(gen)
+        if table is not None:
+            table.write(keep)
 
 
 class System:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from indexer.article import ARTICLE, MERGE_KEY_CHARS, TEASER, Article
 from indexer.config import WRITER_MEMORY_MB
@@ -28,7 +29,11 @@ from indexer.corpus import (
 )
 from indexer.postings import column_values
 from indexer.store import IndexStore
+from indexer.vectors import VectorCounts, update_vectors
 from indexer.writing import FastSegmentWriter, install_in_multiprocessing
+
+if TYPE_CHECKING:
+    from indexer.embedding import Encoder
 
 # prctl(2) option: the signal a process gets when its parent dies.
 PR_SET_PDEATHSIG = 1
@@ -87,6 +92,8 @@ class Summary:
     index_dir: str = ""
     recovered_lock_pid: int | None = None
     workers: int = 1
+    # What bringing the article vectors up to date did (None: no encoder given).
+    vectors: VectorCounts | None = None
 
     @property
     def written(self) -> int:
@@ -114,6 +121,9 @@ class Summary:
             "generation": self.generation,
             "index_dir": self.index_dir,
             "workers": self.workers,
+            "vectors": None if self.vectors is None else {
+                "embedded": self.vectors.embedded, "reused": self.vectors.reused,
+                "seconds": round(self.vectors.seconds, 3)},
         }
 
 
@@ -155,6 +165,7 @@ def index_corpus(
     progress: Progress | None = None,
     wait: bool = False,
     memory_mb: int = WRITER_MEMORY_MB,
+    encoder: Encoder | None = None,
 ) -> Summary:
     """Bring the index in line with the corpus under `roots`.
 
@@ -163,6 +174,8 @@ def index_corpus(
     `rebuild`, or when there is no index yet, a fresh generation is built beside the live one
     and swapped in atomically, by `workers` processes (0: as many as pay, see auto_workers),
     each holding up to `memory_mb` of postings before it spills to disk.
+    With an `encoder`, the generation's article vectors are brought up to date too (before a
+    rebuild is swapped in; right after an update's commit), embedding only what changed.
     Raises NothingToIndex when no usable entry was found.
     """
     progress = progress or Progress()
@@ -189,7 +202,7 @@ def index_corpus(
         files, discover_skips = discover(roots)
         if rebuild:
             _rebuild(store, roots, files, discover_skips, state, workers, max_bytes, progress,
-                     summary, memory_mb)
+                     summary, memory_mb, encoder)
             progress.close()
             summary.seconds = time.perf_counter() - started
             return summary
@@ -260,6 +273,11 @@ def index_corpus(
         if to_write or to_delete or new_meta["sources"] != old_sources:
             store.write_meta(gen, {**new_meta, "generation": gen.name})
         summary.generation = gen.name
+        if encoder is not None:
+            deleted = set(to_delete)
+            hashes = {i: e.hash for i, e in state.items() if i not in deleted}
+            hashes.update((e.id, e.content_hash) for e in to_write)
+            summary.vectors = update_vectors(gen, hashes, encoder, progress=progress)
         progress.close()
     summary.seconds = time.perf_counter() - started
     return summary
@@ -267,7 +285,8 @@ def index_corpus(
 
 def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
              discover_skips: list[Skip], state: dict[str, IndexedEntry], workers: int,
-             max_bytes: int, progress: Progress, summary: Summary, memory_mb: int) -> None:
+             max_bytes: int, progress: Progress, summary: Summary, memory_mb: int,
+             encoder: Encoder | None = None) -> None:
     """A fresh generation of everything under the roots, swapped in when complete.
 
     Articles go to the writer processes as they are read, so reading and parsing the corpus
@@ -319,6 +338,11 @@ def _rebuild(store: IndexStore, roots: list[Path], files: list[SourceFile],
             _count_change(summary, state.get(teaser.id), teaser)
         if rest:
             _update(built, rest, [], Progress(), memory_mb)
+        if encoder is not None:
+            hashes = {i: e.hash for i, e in indexed_entries(_open_dir(gen)).items()}
+            live = [store.current_path()] if store.exists() else []
+            summary.vectors = update_vectors(gen, hashes, encoder, reuse_from=live,
+                                             progress=progress)
     except BaseException:
         sink.cancel()
         store.remove_generation(gen)

@@ -67,12 +67,16 @@ def cli() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped.")
 @click.option("--wait", is_flag=True, help="Wait for another running indexer instead of failing.")
+@click.option("--vectors/--no-vectors", default=None,
+              help="Keep a sentence vector per article, for ranking by meaning; only new or "
+                   "changed articles are embedded [env HEALTHSEARCH_DENSE; default on].")
 def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, quiet, strict,
-          wait) -> None:
+          wait, vectors) -> None:
     """Index PATHS (files or folders; default ./corpus), incrementally unless --rebuild."""
     settings = Settings().with_overrides(
         index_dir=index_dir, workers=workers, writer_memory_mb=memory_mb,
         max_file_bytes=int(max_file_mb * 1024 * 1024) if max_file_mb else None,
+        dense=vectors,
     )
     roots = list(paths) or list(settings.corpus_paths)
     store = IndexStore(settings.index_dir)
@@ -80,7 +84,8 @@ def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, q
     try:
         summary = index_corpus(roots, store, rebuild=rebuild, workers=settings.workers,
                                max_bytes=settings.max_file_bytes, progress=progress, wait=wait,
-                               memory_mb=settings.writer_memory_mb)
+                               memory_mb=settings.writer_memory_mb,
+                               encoder=_encoder(settings))
     except IndexBusy as exc:
         raise click.ClickException(str(exc)) from None
     except NothingToIndex as exc:
@@ -103,6 +108,9 @@ def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, q
             f"unchanged, {summary.merged} teasers merged, {len(summary.skipped)} skipped "
             f"in {summary.seconds:.2f}s ({summary.docs_per_second:,.0f} docs/s)"
         )
+        if summary.vectors is not None:
+            v = summary.vectors
+            click.echo(f"vectors: {v.embedded} embedded, {v.reused} reused in {v.seconds:.2f}s")
     if strict and summary.skipped:
         sys.exit(3)
 
@@ -182,7 +190,8 @@ def serve(index_dir, host, port, threads, processes) -> None:
     if not store.exists():
         paths = ", ".join(map(str, settings.corpus_paths))
         click.echo(f"no index in {store.root}: indexing {paths}", err=True)
-        summary = index_corpus(settings.corpus_paths, store, max_bytes=settings.max_file_bytes)
+        summary = index_corpus(settings.corpus_paths, store, max_bytes=settings.max_file_bytes,
+                               encoder=_encoder(settings))
         click.echo(f"indexed {summary.added} entries", err=True)
     count = settings.processes or os.cpu_count() or 1
     click.echo(f"serving {store.root} on http://{settings.host}:{settings.port}/ "
@@ -193,6 +202,19 @@ def serve(index_dir, host, port, threads, processes) -> None:
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+
+
+def _encoder(settings: Settings):
+    """The sentence-embedding model when vectors are on (None, with a warning, if absent)."""
+    if not settings.dense:
+        return None
+    from indexer.embedding import Encoder
+
+    encoder = Encoder.load(settings.model_dir)
+    if encoder is None:
+        click.echo("note: no sentence-embedding model: articles get no vectors, and search "
+                   "ranks by words alone", err=True)
+    return encoder
 
 
 def main() -> None:

@@ -56,6 +56,12 @@ class Settings:
     # Decoded postings kept per process (MB): words readers ask about again are not re-read.
     postings_cache_mb: int = field(
         default_factory=lambda: int(_env("POSTINGS_CACHE_MB", "64")))
+    # Re-rank the best matches by meaning (sentence embeddings; indexer.embedding) when the
+    # model is installed. The indexer then keeps a vector per article; off, it keeps none.
+    dense: bool = field(default_factory=lambda: _env("DENSE", "1") != "0")
+    # The embedding model's folder (default: the installed model package's).
+    model_dir: Path | None = field(
+        default_factory=lambda: Path(p) if (p := _env("MODEL_DIR", "")) else None)
     # Map index files into memory (Whoosh's default) rather than read them through the OS's
     # page cache: as fast here, but every page touched then counts as the server's own.
     mmap_index: bool = field(default_factory=lambda: _env("MMAP_INDEX", "0") == "1")

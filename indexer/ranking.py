@@ -3,6 +3,9 @@
 - Coordination: a document matching more of the reader's words ranks above one matching
   fewer, even when one rare word in a very short entry scores high on its own.
 - Teasers: a truncated teaser scores a little below a full article that matches as well.
+- Meaning: the best matches by words are re-ranked with how close each article's sentence
+  embedding is to the question's (`fuse`), so an article that answers the question in other
+  words rises above one that only repeats them.
 """
 
 from __future__ import annotations
@@ -31,8 +34,14 @@ COORD_MAX_TERMS = 1000
 FEEDBACK_WEIGHT = 0.3
 FEEDBACK_DOCS = 10
 FEEDBACK_TERMS = 10
-# Words in more than this share of all documents are too common to add.
-FEEDBACK_MAX_SHARE = 0.1
+# Words in more than this share of all documents are too common to add (0.1 until the
+# re-ranking by meaning came: with it, 0.05 gains NFCorpus dev .3380 -> .3398).
+FEEDBACK_MAX_SHARE = 0.05
+# Re-ranking by meaning: the best DENSE_DEPTH documents by words are re-scored as
+# (1 - w) x score / best score + w x cosine(question, article), for questions that do not
+# name the best article's whole title (those ask for that article).
+DENSE_WEIGHT = 0.8
+DENSE_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -50,10 +59,26 @@ class RankingModel:
     feedback_docs: int = FEEDBACK_DOCS
     feedback_terms: int = FEEDBACK_TERMS
     feedback_max_share: float = FEEDBACK_MAX_SHARE
+    dense_weight: float = DENSE_WEIGHT
+    dense_depth: int = DENSE_DEPTH
 
     def field_b(self, fieldname: str) -> float:
         """BM25's length normalisation for a field (titles get their own)."""
         return self.title_b if fieldname == "title" else self.b
+
+
+def fuse(scores: np.ndarray, cosines: np.ndarray, weight: float) -> np.ndarray:
+    """Scores of documents re-ranked by meaning: (1 - weight) x score / best score + weight x
+    cosine. A document with no vector (NaN) takes the mean cosine of the others, so it
+    neither gains nor loses against them for lack of one."""
+    scores = np.asarray(scores, dtype=np.float64)
+    cosines = np.asarray(cosines, dtype=np.float64)
+    best = scores.max() if len(scores) else 0.0
+    known = ~np.isnan(cosines)
+    if best <= 0 or not known.any():
+        return scores
+    filled = np.where(known, cosines, cosines[known].mean())
+    return (1 - weight) * scores / best + weight * filled
 
 
 def weighting(b: float = BM25_B, k1: float = BM25_K1, title_b: float = TITLE_B):

@@ -17,14 +17,16 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 
+import numpy as np
 from whoosh import query as q
 
 from indexer.analysis import TOKEN_PATTERN, analyze, term_for_word
 from indexer.config import Settings
+from indexer.embedding import Encoder
 from indexer.feedback import feedback_terms, is_navigational
 from indexer.postings import PostingsCache
 from indexer.query import ParsedQuery, QueryBuilder, clean_query_text
-from indexer.ranking import Ranked, RankingModel, weighting
+from indexer.ranking import Ranked, RankingModel, fuse, weighting
 from indexer.scoring import (
     Clause,
     QuestionScores,
@@ -37,6 +39,7 @@ from indexer.snippets import highlight, highlight_paragraphs, make_snippet
 from indexer.spelling import Vocabulary, english_words, spelling_variants, suggest
 from indexer.store import IndexStore
 from indexer.synonyms import SynonymTable
+from indexer.vectors import VectorTable
 
 MAX_PAGE = 100
 # Feedback reads the opening of each top article: enough to say what it is about.
@@ -140,6 +143,10 @@ class SearchEngine:
         self._cache: OrderedDict[tuple, SearchPage] = OrderedDict()
         self._pending: dict[tuple, threading.Event] = {}
         self._df: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._encoder: Encoder | None = None
+        self._encoder_loaded = False
+        # Generation name -> (its vector file's stamp, its table): reread when the file changes.
+        self._tables: dict[str, tuple[tuple, VectorTable | None]] = {}
 
     # -- searchers ---------------------------------------------------------------------------
 
@@ -190,11 +197,13 @@ class SearchEngine:
                 tie_keys(reader, self.postings)
                 self._vocabulary(reader)
         english_words()
+        if self._dense_encoder() is not None:
+            self._vector_table(self.store.current_name())
 
     def version(self) -> tuple:
-        """What identifies the index's current contents (generation and commit)."""
-        with self._borrow() as searcher:
-            return (self.store.current_name(), searcher.reader().generation())
+        """What identifies the index's current contents (generation, commit, vectors)."""
+        with self._borrow_named() as (name, searcher):
+            return (name, searcher.reader().generation(), self.store.vectors_stamp(name))
 
     # -- searching ---------------------------------------------------------------------------
 
@@ -230,7 +239,7 @@ class SearchEngine:
     def _search(self, name: str | None, searcher, asked: tuple, query: str,
                 started: float) -> SearchPage:
         _, page, per_page, correct = asked
-        key = (*asked, name, searcher.reader().generation())
+        key = (*asked, name, searcher.reader().generation(), self.store.vectors_stamp(name))
         cached, pending, mine = self._cached(key)
         if pending is not None:
             # The same question is being answered by another thread (a burst of readers
@@ -241,7 +250,7 @@ class SearchEngine:
             return _replace_time(cached, started)
         try:
             parsed = self.builder.build(query)
-            answer = self._answer(searcher, parsed, page * per_page, correct)
+            answer = self._answer(searcher, parsed, page * per_page, correct, name)
             result = self._page(searcher, answer, page, per_page)
             if result.total == 0 and result.message is None:
                 result.message = "No articles match. Check the spelling or try fewer words."
@@ -276,7 +285,8 @@ class SearchEngine:
             mine = self._pending[key] = threading.Event()
             return None, None, mine
 
-    def _answer(self, searcher, parsed: ParsedQuery, limit: int, correct: bool) -> Answer:
+    def _answer(self, searcher, parsed: ParsedQuery, limit: int, correct: bool,
+                name: str | None = None) -> Answer:
         """The best `limit` documents for what the reader typed, as the reader gets them.
 
         A word the index has never seen finds nothing: when its correction finds results,
@@ -288,11 +298,11 @@ class SearchEngine:
         if fixed_text is not None:
             fixed = self._with_spelling_variants(searcher, self.builder.build(fixed_text))
             if not fixed.empty:
-                top = self._top(searcher, fixed, limit)
+                top = self._top(searcher, fixed, limit, name)
                 if top.total:
                     return Answer(fixed, top, typed=parsed.text, suggestion=fixed_text,
                                   corrected=True)
-        top = self._top(searcher, parsed, limit) if not parsed.empty else TopDocs(0, [])
+        top = self._top(searcher, parsed, limit, name) if not parsed.empty else TopDocs(0, [])
         return Answer(parsed, top, typed=parsed.text, suggestion=fixed_text)
 
     def _corrections(self, searcher, parsed: ParsedQuery, in_context: bool = True
@@ -361,38 +371,55 @@ class SearchEngine:
             ))
         return out
 
-    def _top(self, searcher, parsed: ParsedQuery, limit: int) -> TopDocs:
+    def _top(self, searcher, parsed: ParsedQuery, limit: int, name: str | None = None
+             ) -> TopDocs:
         """The best `limit` documents and the number of matches, scored with arrays: plain
-        questions widened by feedback, search syntax limited to what it matches. A query
-        with nothing to score that way goes through Whoosh's matchers (same ranking model)."""
+        questions widened by feedback and re-ranked by meaning, search syntax limited to what
+        it matches. A query with nothing to score that way goes through Whoosh's matchers
+        (same ranking model)."""
         if parsed.clauses:
+            model = self.model
             scores = QuestionScores(searcher, parsed.clauses, self.builder.field_boosts,
-                                    self.model, self.postings,
+                                    model, self.postings,
                                     match=parsed.query if parsed.syntax else None)
-            first = scores.top(max(limit, self.model.feedback_docs))
-            # Search syntax says exactly what may match: no related articles added to it.
-            extra = [] if parsed.syntax else self._feedback(searcher, parsed, first)
-            if not extra:
-                return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
-            scores.add(extra)
-            return scores.top(limit)
+            # Search syntax says exactly what may match and how: no related articles added
+            # to it, nor a re-ranking by meaning.
+            table = None if parsed.syntax else self._dense_table(name)
+            depth = max(limit, model.dense_depth) if table is not None else limit
+            first = scores.top(max(depth, model.feedback_docs))
+            # A question naming the best article's whole title asks for that article: it is
+            # neither widened nor re-ranked.
+            asks_for_title = not parsed.syntax and self._names_best_title(
+                searcher, parsed, first)
+            extra = [] if parsed.syntax or asks_for_title else self._feedback(
+                searcher, parsed, first)
+            if extra:
+                scores.add(extra)
+                first = scores.top(depth)
+            if table is not None and not asks_for_title:
+                first = self._by_meaning(searcher, table, parsed.text, first)
+            return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
         ranked = Ranked(parsed.query, parsed.own, power=self.model.coord_power,
                         teaser_factor=self.model.teaser_factor)
         # Whoosh's block-quality skipping can drop hits from its top N: score them all.
         results = searcher.search(ranked, limit=limit, terms=False, optimize=False)
         return TopDocs(len(results), [(hit.docnum, float(hit.score or 0.0)) for hit in results])
 
+    def _names_best_title(self, searcher, parsed: ParsedQuery, first: TopDocs) -> bool:
+        if not first.hits:
+            return False
+        own = {c.terms[0] for c in parsed.clauses if c.own and len(c.terms) == 1}
+        title = searcher.stored_fields(first.hits[0][0]).get("title", "")
+        return is_navigational(analyze(title), own)
+
     def _feedback(self, searcher, parsed: ParsedQuery, first: TopDocs) -> list[Clause]:
         """Clauses for the words the best first-pass articles share (indexer.feedback), or
-        none: feedback off, nothing found, or a question naming the best article's title."""
+        none: feedback off or nothing found."""
         model = self.model
         if model.feedback_weight <= 0 or not first.hits:
             return []
         hits = first.hits[: model.feedback_docs]
         texts = [searcher.stored_fields(docnum) for docnum, _ in hits]
-        own = {c.terms[0] for c in parsed.clauses if c.own and len(c.terms) == 1}
-        if is_navigational(analyze(texts[0].get("title", "")), own):
-            return []
         n_docs = searcher.doc_count_all() or 1
         docs = [(analyze(f"{f.get('title', '')}\n{f.get('body', '')[:FEEDBACK_CHARS]}"), score)
                 for f, (_, score) in zip(texts, hits, strict=True)]
@@ -410,6 +437,48 @@ class SearchEngine:
         return [Clause((term,), model.feedback_weight * weight, own=False, feedback=True)
                 for term, weight in terms]
 
+    def _by_meaning(self, searcher, table: VectorTable, text: str, top: TopDocs) -> TopDocs:
+        """`top` re-ranked by how close each article's vector is to the question's
+        (ranking.fuse)."""
+        encoder = self._dense_encoder()
+        if encoder is None or len(top.hits) < 2:
+            return top
+        ids = searcher.reader().column_reader("id")
+        cosines = table.cosines([_as_text(ids[d]) for d, _ in top.hits],
+                                encoder.encode([text])[0])
+        fused = fuse(np.array([s for _, s in top.hits]), cosines, self.model.dense_weight)
+        # Stable: documents the model cannot tell apart keep their order by words.
+        order = np.argsort(-fused, kind="stable")
+        hits = [(top.hits[i][0], float(fused[i])) for i in order]
+        return TopDocs(top.total, hits, top.related, top.matched)
+
+    def _dense_table(self, name: str | None) -> VectorTable | None:
+        """The live generation's vectors when re-ranking by meaning is on and possible."""
+        if self.model.dense_weight <= 0 or self._dense_encoder() is None:
+            return None
+        return self._vector_table(name or self.store.current_name())
+
+    def _dense_encoder(self) -> Encoder | None:
+        if not self._encoder_loaded and self.settings.dense:
+            with self._lock:
+                if not self._encoder_loaded:
+                    self._encoder = Encoder.load(self.settings.model_dir)
+                    self._encoder_loaded = True
+        return self._encoder
+
+    def _vector_table(self, name: str | None) -> VectorTable | None:
+        if name is None:
+            return None
+        stamp = self.store.vectors_stamp(name)
+        found = self._tables.get(name)
+        if found is not None and found[0] == stamp:
+            return found[1]
+        table = VectorTable.read(self.store.root / name) if stamp else None
+        with self._lock:
+            # Only the live generation's table is kept: one rebuilt away is dropped.
+            self._tables = {name: (stamp, table)}
+        return table
+
     def _frequencies(self, searcher) -> dict[str, int]:
         """Body document frequencies looked up through this searcher (feedback asks for the
         same common words again and again); they live as long as the searcher's view."""
@@ -423,8 +492,8 @@ class SearchEngine:
              ) -> list[tuple[str, float]]:
         """(id, score) of the top `limit` hits, ranked as `search()` ranks them (spelling
         corrections included) but without snippets or paging: for relevance evaluation."""
-        with self._borrow() as searcher:
-            answer = self._answer(searcher, self.builder.build(query), limit, correct)
+        with self._borrow_named() as (name, searcher):
+            answer = self._answer(searcher, self.builder.build(query), limit, correct, name)
             ids = searcher.reader().column_reader("id")
             return [(_as_text(ids[docnum]), score) for docnum, score in answer.top.hits]
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from indexer.store import IndexStore
+from indexer.vectors import VectorTable
 
 
 def index_stats(store: IndexStore) -> dict:
-    """Entries, articles, teasers, distinct terms, segments, size on disk, build time, corpus."""
+    """Entries, articles, teasers, distinct terms, segments, articles with a vector, size on
+    disk, build time, corpus."""
     ix = store.open()
     meta = store.read_meta()
     with ix.searcher() as searcher:
@@ -26,6 +28,7 @@ def index_stats(store: IndexStore) -> dict:
         "teasers": counts.get("teaser", 0),
         "terms": terms,
         "segments": segments,
+        "vectors": len(table) if (table := VectorTable.read(store.current_path())) else 0,
         "size_bytes": store.size_bytes(),
         "built_at": meta.get("built_at"),
         "corpus": meta.get("corpus", []),

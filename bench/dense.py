@@ -1,0 +1,132 @@
+"""What ranking by meaning costs: the sentence-embedding model's speed and memory, and
+search() with and without the re-ranking, side by side in one run.
+
+    python -m bench.dense
+
+- encoder: articles embedded per second (the first 400 NFCorpus abstracts, as the indexer
+  embeds them, batch sizes 8 and 32) and one question's encoding time (LiveQA questions);
+- search(): thread CPU per question on the harness's LiveQA and MedQuAD indexes (their
+  vectors built by bench.peers.our_index), the result cache off, the re-ranking on and off in
+  alternating rounds, medians and p95 of each;
+- memory: resident memory of a fresh process before and after loading the model, and after
+  loading a table of 100,000 random vectors (what a 100k index's vectors would hold).
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 3
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def encoder_figures(encoder, docs: list[str], questions: list[str]) -> dict:
+    """Articles per second by batch size, and one question's encoding time."""
+    out: dict[str, object] = {}
+    for batch in (8, 32):
+        started = time.perf_counter()
+        encoder.encode(docs, batch_size=batch)
+        out[f"docs_per_s_batch_{batch}"] = round(len(docs) / (time.perf_counter() - started), 1)
+    times = []
+    for text in questions:
+        started = time.thread_time()
+        encoder.encode([text])
+        times.append((time.thread_time() - started) * 1000)
+    times.sort()
+    out["question_ms_p50"] = round(times[len(times) // 2], 2)
+    out["question_ms_p95"] = round(times[int(len(times) * 0.95)], 2)
+    return out
+
+
+def search_figures(index_dir: Path, questions: list[str]) -> dict:
+    """Thread CPU per search() with the re-ranking off and on, alternating rounds."""
+    from indexer.config import Settings
+    from indexer.ranking import RankingModel
+    from indexer.search import SearchEngine
+
+    engines = {
+        "words only": SearchEngine(Settings(index_dir=index_dir, cache_size=0),
+                                   model=RankingModel(dense_weight=0.0)),
+        "with meaning": SearchEngine(Settings(index_dir=index_dir, cache_size=0)),
+    }
+    for engine in engines.values():
+        engine.warm()
+        for text in questions[:20]:
+            engine.search(text)
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(ROUNDS):
+        for name, engine in engines.items():
+            for text in questions:
+                started = time.thread_time()
+                engine.search(text)
+                times[name].append((time.thread_time() - started) * 1000)
+    out = {}
+    for name, values in times.items():
+        values.sort()
+        out[name] = {"p50_ms": round(values[len(values) // 2], 2),
+                     "p95_ms": round(values[int(len(values) * 0.95)], 2)}
+    return out
+
+
+def memory_figures() -> dict:
+    """RSS of this process around loading the model and a 100k-article vector table."""
+    import numpy as np
+
+    from indexer.embedding import DIMENSIONS, Encoder
+    from indexer.vectors import VectorTable
+
+    gc.collect()
+    before = _rss_mb()
+    encoder = Encoder.load()
+    encoder.encode(["warm up the model"])
+    with_model = _rss_mb()
+    rng = np.random.default_rng(0)
+    n = 100_000
+    table = VectorTable([f"doc-{i}" for i in range(n)], ["0" * 40] * n,
+                        rng.standard_normal((n, DIMENSIONS)).astype(np.float16))
+    with_table = _rss_mb()
+    del table
+    return {"rss_before_mb": round(before, 1), "rss_with_model_mb": round(with_model, 1),
+            "rss_with_100k_table_mb": round(with_table, 1)}
+
+
+def main() -> int:
+    """Print the figures as JSON."""
+    from bench import datasets as data
+    from bench.harness import iter_jsonl
+    from bench.peers import our_index
+    from indexer.embedding import Encoder, article_text
+
+    if not data.available():
+        print("skipped: the shared data sets are not beside the project", file=sys.stderr)
+        return 0
+    figures: dict[str, object] = {"memory": memory_figures()}
+    encoder = Encoder.load()
+    if encoder is None:
+        print("skipped: the embedding model package is not installed", file=sys.stderr)
+        return 0
+    docs = [article_text(d.get("title", ""), d.get("text", "")) for d in
+            itertools.islice(iter_jsonl(data.DATA / "nfcorpus" / "corpus.jsonl"), 400)]
+    liveqa = data.liveqa()
+    figures["encoder"] = encoder_figures(encoder, docs, list(liveqa.queries.values()))
+    medquad = data.medquad("tune").subset(300, seed=2)
+    for ds in (liveqa, medquad):
+        figures[f"search {ds.name}"] = search_figures(our_index(ds),
+                                                      list(ds.queries.values()))
+    print(json.dumps(figures, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Article vectors: kept in step with the index, computed only for what changed, and used to
+re-rank the best matches by meaning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexer import vectors
+from indexer.build import index_corpus, indexed_entries
+from indexer.config import Settings
+from indexer.ranking import RankingModel, fuse
+from indexer.search import SearchEngine
+from indexer.store import IndexStore
+from indexer.vectors import VectorTable, stored_texts, update_vectors
+from tests.conftest import CORPUS
+
+
+def table_of(store: IndexStore) -> VectorTable:
+    table = VectorTable.read(store.current_path())
+    assert table is not None
+    return table
+
+
+# -- fusing scores ----------------------------------------------------------------------------
+
+def test_fusing_with_weight_zero_keeps_the_order_by_words():
+    scores = np.array([3.0, 2.0, 1.0])
+    fused = fuse(scores, np.array([0.1, 0.5, 0.9]), 0.0)
+    assert list(np.argsort(-fused)) == [0, 1, 2]
+
+
+def test_fusing_lets_a_close_meaning_overtake_a_slightly_better_word_match():
+    fused = fuse(np.array([3.0, 2.9]), np.array([0.1, 0.6]), 0.8)
+    assert fused[1] > fused[0]
+
+
+def test_an_article_without_a_vector_takes_the_mean_cosine():
+    fused = fuse(np.array([2.0, 2.0, 2.0]), np.array([0.2, np.nan, 0.6]), 0.5)
+    assert fused[1] == pytest.approx((fused[0] + fused[2]) / 2)
+
+
+def test_no_vectors_at_all_leave_the_scores_as_they_are():
+    scores = np.array([2.0, 1.0])
+    assert list(fuse(scores, np.array([np.nan, np.nan]), 0.8)) == [2.0, 1.0]
+
+
+# -- keeping vectors in step with the index ---------------------------------------------------
+
+def test_every_indexed_entry_gets_a_vector(store, encoder):
+    summary = index_corpus([CORPUS], store, encoder=encoder)
+    assert (summary.vectors.embedded, summary.vectors.reused) == (16, 0)
+    table = table_of(store)
+    assert sorted(table.ids) == sorted(indexed_entries(store.open()))
+    assert table.matrix.shape == (16, 384)
+
+
+def test_an_update_embeds_only_new_and_changed_articles(corpus_dir, store, encoder):
+    index_corpus([corpus_dir], store, encoder=encoder)
+    (corpus_dir / "gout.txt").write_text("Gout\n\nGout is arthritis caused by uric acid.\n")
+    summary = index_corpus([corpus_dir], store, encoder=encoder)
+    assert (summary.vectors.embedded, summary.vectors.reused) == (1, 16)
+
+    (corpus_dir / "gout.txt").write_text("Gout\n\nGout is arthritis from urate crystals.\n")
+    summary = index_corpus([corpus_dir], store, encoder=encoder)
+    assert (summary.vectors.embedded, summary.vectors.reused) == (1, 16)
+    gout = table_of(store).matrix[table_of(store).rows["gout"]].astype(np.float32)
+    expected = encoder.encode(["Gout. Gout is arthritis from urate crystals."])[0]
+    assert float(gout @ expected) > 0.999
+
+    (corpus_dir / "gout.txt").unlink()
+    summary = index_corpus([corpus_dir], store, encoder=encoder)
+    assert summary.vectors.embedded == 0
+    assert "gout" not in table_of(store).rows
+
+
+def test_a_run_that_changes_nothing_rewrites_nothing(store, encoder):
+    index_corpus([CORPUS], store, encoder=encoder)
+    stamp = store.vectors_stamp(store.current_name())
+    summary = index_corpus([CORPUS], store, encoder=encoder)
+    assert (summary.vectors.embedded, summary.vectors.reused) == (0, 16)
+    assert store.vectors_stamp(store.current_name()) == stamp
+
+
+def test_a_rebuild_reuses_the_vectors_of_unchanged_articles(store, encoder):
+    index_corpus([CORPUS], store, encoder=encoder)
+    summary = index_corpus([CORPUS], store, rebuild=True, encoder=encoder)
+    assert (summary.vectors.embedded, summary.vectors.reused) == (0, 16)
+    assert len(table_of(store)) == 16
+
+
+def test_an_index_built_without_vectors_gets_them_on_the_next_run(store, encoder):
+    index_corpus([CORPUS], store)
+    assert VectorTable.read(store.current_path()) is None
+    summary = index_corpus([CORPUS], store, encoder=encoder)
+    assert summary.vectors.embedded == 16
+
+
+def test_teaser_fragment_is_not_embedded(store):
+    index_corpus([CORPUS], store)
+    teaser = "seed-digest/gastric-cancer-refers-to-a-malignant-tumor-that"
+    assert stored_texts(store.open(), [teaser])[teaser].endswith("a malignant tumor that")
+
+
+class _FailingEncoder:
+    """The real encoder, failing on its `fail_at`-th call, like a killed run."""
+
+    def __init__(self, encoder, fail_at: int):
+        self.encoder, self.calls, self.fail_at = encoder, 0, fail_at
+
+    def encode(self, texts):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise KeyboardInterrupt
+        return self.encoder.encode(texts)
+
+
+def test_embedding_killed_midway_resumes_from_its_last_save(store, encoder, monkeypatch):
+    index_corpus([CORPUS], store)
+    monkeypatch.setattr(vectors, "CHUNK_DOCS", 2)
+    monkeypatch.setattr(vectors, "CHECKPOINT_DOCS", 4)
+    hashes = {i: e.hash for i, e in indexed_entries(store.open()).items()}
+    with pytest.raises(KeyboardInterrupt):
+        update_vectors(store.current_path(), hashes, _FailingEncoder(encoder, fail_at=6))
+    assert len(table_of(store)) == 8  # saved after chunks 2 and 4 of 2 articles each
+    counts = update_vectors(store.current_path(), hashes, encoder)
+    assert (counts.embedded, counts.reused) == (8, 8)
+    assert sorted(table_of(store).ids) == sorted(hashes)
+
+
+# -- ranking by meaning -----------------------------------------------------------------------
+
+NEAR_TIE = {
+    # Both match "pain" once and nothing else of the questions below.
+    "back.txt": "Back strain\n\nLifting heavy boxes can strain the muscles of the lower back "
+                "and cause pain for days.\n",
+    "molar.txt": "Dental decay\n\nDecay in a molar can cause pain when you chew or drink "
+                 "something cold or sweet.\n",
+}
+
+
+@pytest.fixture
+def near_tie(tmp_path, encoder) -> IndexStore:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in NEAR_TIE.items():
+        (corpus / name).write_text(text)
+    store = IndexStore(tmp_path / "ix")
+    index_corpus([corpus], store, encoder=encoder)
+    return store
+
+
+def ranked(store: IndexStore, question: str, weight: float) -> list[str]:
+    engine = SearchEngine(Settings(index_dir=store.root),
+                          model=RankingModel(dense_weight=weight))
+    return [doc_id for doc_id, _ in engine.rank(question)]
+
+
+def test_meaning_puts_the_article_that_answers_first(near_tie):
+    question = "pain after moving furniture"
+    assert ranked(near_tie, question, 0.0)[0] == "molar"  # by words: a near tie on "pain"
+    assert ranked(near_tie, question, 0.8)[0] == "back"
+    assert ranked(near_tie, "pain in my jaw when eating ice cream", 0.8)[0] == "molar"
+
+
+def test_without_vectors_the_ranking_is_by_words(near_tie):
+    question = "pain after moving furniture"
+    by_words = ranked(near_tie, question, 0.0)
+    (near_tie.current_path() / "vectors.npz").unlink()
+    assert ranked(near_tie, question, 0.8) == by_words
+
+
+def test_search_syntax_is_ranked_by_words_alone(near_tie):
+    question = "pain OR furniture"
+    assert ranked(near_tie, question, 0.8) == ranked(near_tie, question, 0.0) != ["back", "molar"]
+
+
+def test_new_vectors_are_used_at_once_not_after_the_cache_expires(near_tie):
+    engine = SearchEngine(Settings(index_dir=near_tie.root))
+    question = "pain after moving furniture"
+    before = engine.search(question)
+    (near_tie.current_path() / "vectors.npz").unlink()
+    after = engine.search(question)
+    assert [r.score for r in after.results] != [r.score for r in before.results]
