@@ -3,11 +3,13 @@ search() with and without the re-ranking, side by side in one run.
 
     python -m bench.dense
 
-- encoder: articles embedded per second (the first 400 NFCorpus abstracts, as the indexer
-  embeds them, batch sizes 8 and 32) and one question's encoding time (LiveQA questions);
-- search(): thread CPU per question on the harness's LiveQA and MedQuAD indexes (their
-  vectors built by bench.peers.our_index), the result cache off, the re-ranking on and off in
-  alternating rounds, medians and p95 of each;
+- encoder: articles embedded per second (the first 400 NFCorpus abstracts and the first 400
+  MedQuAD answers, as the indexer embeds them, batch sizes 8 and 32, BLAS threads as the
+  indexer has them: one per core) and one question's encoding CPU with one BLAS thread, as a
+  server process runs it (LiveQA questions; MedQuAD tune questions);
+- search(): CPU per question with one BLAS thread (as served) on the harness's LiveQA and
+  MedQuAD indexes (their vectors built by bench.peers.our_index), the result cache off, the
+  re-ranking on and off in alternating rounds, medians and p95 of each;
 - memory: resident memory of a fresh process before and after loading the model, and after
   loading a table of 100,000 random vectors (what a 100k index's vectors would hold).
 """
@@ -31,26 +33,40 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def encoder_figures(encoder, docs: list[str], questions: list[str]) -> dict:
-    """Articles per second by batch size, and one question's encoding time."""
-    out: dict[str, object] = {}
+def _quantiles(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    return {"p50_ms": round(values[len(values) // 2], 2),
+            "p95_ms": round(values[int(len(values) * 0.95)], 2)}
+
+
+def embedding_speed(encoder, docs: list[str]) -> dict:
+    """Articles per second by batch size."""
+    out = {}
     for batch in (8, 32):
         started = time.perf_counter()
         encoder.encode(docs, batch_size=batch)
         out[f"docs_per_s_batch_{batch}"] = round(len(docs) / (time.perf_counter() - started), 1)
-    times = []
-    for text in questions:
-        started = time.thread_time()
-        encoder.encode([text])
-        times.append((time.thread_time() - started) * 1000)
-    times.sort()
-    out["question_ms_p50"] = round(times[len(times) // 2], 2)
-    out["question_ms_p95"] = round(times[int(len(times) * 0.95)], 2)
     return out
 
 
+def question_cpu(encoder, questions: list[str]) -> dict:
+    """CPU to encode one question, one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+
+    times = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for text in questions:
+            started = time.thread_time()
+            encoder.encode([text])
+            times.append((time.thread_time() - started) * 1000)
+    return _quantiles(times)
+
+
 def search_figures(index_dir: Path, questions: list[str]) -> dict:
-    """Thread CPU per search() with the re-ranking off and on, alternating rounds."""
+    """Thread CPU per search() with the re-ranking off and on, alternating rounds, one BLAS
+    thread."""
+    from threadpoolctl import threadpool_limits
+
     from indexer.config import Settings
     from indexer.ranking import RankingModel
     from indexer.search import SearchEngine
@@ -65,18 +81,14 @@ def search_figures(index_dir: Path, questions: list[str]) -> dict:
         for text in questions[:20]:
             engine.search(text)
     times: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(ROUNDS):
-        for name, engine in engines.items():
-            for text in questions:
-                started = time.thread_time()
-                engine.search(text)
-                times[name].append((time.thread_time() - started) * 1000)
-    out = {}
-    for name, values in times.items():
-        values.sort()
-        out[name] = {"p50_ms": round(values[len(values) // 2], 2),
-                     "p95_ms": round(values[int(len(values) * 0.95)], 2)}
-    return out
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(ROUNDS):
+            for name, engine in engines.items():
+                for text in questions:
+                    started = time.thread_time()
+                    engine.search(text)
+                    times[name].append((time.thread_time() - started) * 1000)
+    return {name: _quantiles(values) for name, values in times.items()}
 
 
 def memory_figures() -> dict:
@@ -116,11 +128,15 @@ def main() -> int:
     if encoder is None:
         print("skipped: the embedding model package is not installed", file=sys.stderr)
         return 0
-    docs = [article_text(d.get("title", ""), d.get("text", "")) for d in
-            itertools.islice(iter_jsonl(data.DATA / "nfcorpus" / "corpus.jsonl"), 400)]
     liveqa = data.liveqa()
-    figures["encoder"] = encoder_figures(encoder, docs, list(liveqa.queries.values()))
     medquad = data.medquad("tune").subset(300, seed=2)
+    for ds in (data.nfcorpus("dev"), medquad):
+        docs = [article_text(d.get("title", ""), d.get("text", ""))
+                for d in itertools.islice(iter_jsonl(ds.corpus_path), 400)]
+        figures[f"embedding {ds.name}"] = embedding_speed(encoder, docs)
+    for ds in (liveqa, medquad):
+        figures[f"question encoding {ds.name}"] = question_cpu(
+            encoder, list(ds.queries.values()))
     for ds in (liveqa, medquad):
         figures[f"search {ds.name}"] = search_figures(our_index(ds),
                                                       list(ds.queries.values()))
