@@ -213,8 +213,10 @@ def ensure_built(corpus: Corpus, key: str, opts: Options) -> dict | None:
     paths = work_paths(corpus, key) if key.startswith("ours") else corpus.paths
     if key.startswith("ours"):
         workers = int(key.split("-w")[1])
+        # Words only, like the peers' indexes: what article vectors cost is measured on its
+        # own (python -m bench.dense).
         cmd = [PY, "-m", "indexer", "index", *map(str, paths), "--rebuild", "--workers",
-               str(workers), "--json", "--quiet", "--index-dir", str(index_dir)]
+               str(workers), "--json", "--quiet", "--no-vectors", "--index-dir", str(index_dir)]
     else:
         cmd = [PY, "-m", "bench.peers_speed", "build", "--engine", key, "--index-dir",
                str(index_dir), *map(str, paths)]
@@ -295,7 +297,7 @@ def incremental(corpus: Corpus, key: str, opts: Options, profile_out: Path | Non
             changed = scalegen.change_docs(folder, numbers, revision) if numbers else 0
             shards = len({n // scalegen.SHARD_DOCS for n in numbers})
             cmd = [PY, "-m", "indexer", "index", str(folder), "--json", "--quiet",
-                   "--index-dir", str(clone)]
+                   "--no-vectors", "--index-dir", str(clone)]
             run = run_measured(cmd, timeout=build_timeout(docs))
             row = {"change": label, "changed": changed, "shards_touched": shards,
                    "wall_s": round(run.wall_s, 2), "cpu_s": round(run.cpu_s, 2),

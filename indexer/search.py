@@ -36,7 +36,13 @@ from indexer.scoring import (
     tie_keys,
 )
 from indexer.snippets import highlight, highlight_paragraphs, make_snippet
-from indexer.spelling import Vocabulary, english_words, spelling_variants, suggest
+from indexer.spelling import (
+    MIN_WORD_LEN,
+    Vocabulary,
+    english_words,
+    spelling_variants,
+    suggest,
+)
 from indexer.store import IndexStore
 from indexer.synonyms import SynonymTable
 from indexer.vectors import VectorTable
@@ -78,6 +84,8 @@ class SearchPage:
     matched: int = 0
     suggestion: str | None = None
     corrected: bool = False
+    # No article had the words: `results` are the articles closest in meaning.
+    by_meaning: bool = False
     message: str | None = None
     results: list[Result] = field(default_factory=list)
 
@@ -106,6 +114,8 @@ class Answer:
     typed: str
     suggestion: str | None = None
     corrected: bool = False
+    # Found by meaning alone: no article had the words.
+    by_meaning: bool = False
 
 
 @dataclass
@@ -197,8 +207,7 @@ class SearchEngine:
                 tie_keys(reader, self.postings)
                 self._vocabulary(reader)
         english_words()
-        if self._dense_encoder() is not None:
-            self._vector_table(self.store.current_name())
+        self._dense_table(self.store.current_name())
 
     def version(self) -> tuple:
         """What identifies the index's current contents (generation, commit, vectors)."""
@@ -303,7 +312,34 @@ class SearchEngine:
                     return Answer(fixed, top, typed=parsed.text, suggestion=fixed_text,
                                   corrected=True)
         top = self._top(searcher, parsed, limit, name) if not parsed.empty else TopDocs(0, [])
+        if top.total == 0 and not parsed.syntax and _all_english(parsed.words):
+            # No article has the reader's words ("itchy flaky scalp"): the articles closest
+            # in meaning, if any is close enough. Only for words of the language: the model
+            # reads "zqsecretleak" as "secret leak" and finds something close to anything.
+            near = self._nearest_by_meaning(searcher, name, parsed.text)
+            if near.total:
+                return Answer(parsed, near, typed=parsed.text, suggestion=fixed_text,
+                              by_meaning=True)
         return Answer(parsed, top, typed=parsed.text, suggestion=fixed_text)
+
+    def _nearest_by_meaning(self, searcher, name: str | None, text: str) -> TopDocs:
+        """The articles (at most model.meaning_results) whose vectors are closest to the
+        question's, those at least model.meaning_min_cosine close; all flagged related."""
+        table = self._dense_table(name)
+        if table is None or not len(table):
+            return TopDocs(0, [])
+        cosines = table.matrix.astype(np.float32) @ self._dense_encoder().encode([text])[0]
+        best = np.argsort(-cosines, kind="stable")[: self.model.meaning_results]
+        hits = []
+        for row in best:
+            if cosines[row] < self.model.meaning_min_cosine:
+                break
+            # A vector may outlive its article by the moment between a commit and the
+            # vectors' update.
+            docnum = searcher.document_number(id=table.ids[row])
+            if docnum is not None:
+                hits.append((docnum, float(cosines[row])))
+        return TopDocs(len(hits), hits, frozenset(d for d, _ in hits), matched=0)
 
     def _corrections(self, searcher, parsed: ParsedQuery, in_context: bool = True
                      ) -> dict[str, str]:
@@ -353,9 +389,11 @@ class SearchEngine:
                          total=answer.top.total, matched=answer.top.matched or 0,
                          page=page, per_page=per_page, took_ms=0.0,
                          suggestion=answer.suggestion, corrected=answer.corrected,
-                         message=parsed.message)
+                         by_meaning=answer.by_meaning, message=parsed.message)
         if answer.corrected:
             out.message = f"Showing results for “{answer.suggestion}”."
+        elif answer.by_meaning:
+            out.message = "No article has these words. These are the closest in meaning."
         weights = {t: w * searcher.idf("body", t) for t, w in parsed.terms.items()}
         for docnum, score in answer.top.hits[(page - 1) * per_page:]:
             fields = searcher.stored_fields(docnum)
@@ -454,9 +492,13 @@ class SearchEngine:
 
     def _dense_table(self, name: str | None) -> VectorTable | None:
         """The live generation's vectors when re-ranking by meaning is on and possible."""
-        if self.model.dense_weight <= 0 or self._dense_encoder() is None:
+        if self.model.dense_weight <= 0 or not self.settings.dense:
             return None
-        return self._vector_table(name or self.store.current_name())
+        # The model (120 MB) is loaded only once an index has vectors to compare with.
+        table = self._vector_table(name or self.store.current_name())
+        if table is None or self._dense_encoder() is None:
+            return None
+        return table
 
     def _dense_encoder(self) -> Encoder | None:
         if not self._encoder_loaded and self.settings.dense:
@@ -569,6 +611,13 @@ def _fits_beside(searcher, words: list[str], i: int, candidate: str) -> bool:
             if q.Phrase(fieldname, list(pair)).matcher(searcher).is_active():
                 return True
     return False
+
+
+def _all_english(words: list[str]) -> bool:
+    """True when the searched words of MIN_WORD_LEN letters or more (the English list holds
+    no shorter ones) are English words, and there is at least one."""
+    long = [w.lower() for w in words if len(w) >= MIN_WORD_LEN and term_for_word(w)]
+    return bool(long) and all(w in english_words() for w in long)
 
 
 def _understood(parsed: ParsedQuery) -> str:

@@ -338,7 +338,10 @@ def test_with_wait_the_second_indexer_runs_after_the_first(states):
     first = indexer(states["corpus"], ix, *MODES["rebuild"])
     wait_for_lock(ix, first.pid)
     second = indexer(states["corpus"], ix, "--wait", "--json")
-    while first.poll() is None:
+    # While the first holds the lock (its pid in the lock file), the second must be waiting.
+    # Not "while the first runs": once it let go of the lock, the second may well finish
+    # before the first's interpreter has shut down.
+    while (ix / LOCK).read_text() == str(first.pid):
         assert second.poll() is None, "the second indexer did not wait for the first"
         time.sleep(0.01)
     finish(first)

@@ -182,3 +182,34 @@ def test_new_vectors_are_used_at_once_not_after_the_cache_expires(near_tie):
     (near_tie.current_path() / "vectors.npz").unlink()
     after = engine.search(question)
     assert [r.score for r in after.results] != [r.score for r in before.results]
+
+
+# -- when no article has the words ------------------------------------------------------------
+
+def test_a_question_no_article_has_the_words_of_gets_the_closest_in_meaning(engine):
+    page = engine.search("itchy flaky scalp")
+    assert page.by_meaning and page.matched == 0
+    assert page.results[0].title.startswith("Dandruff")
+    assert all(r.related for r in page.results)
+    assert page.message == "No article has these words. These are the closest in meaning."
+
+
+@pytest.mark.parametrize("text", ["cheap flights to paris", "weather tomorrow", "qwxzv",
+                                  "zqsecretleak"])
+def test_what_is_no_health_question_finds_nothing_by_meaning_either(engine, text):
+    page = engine.search(text)
+    assert (page.total, page.by_meaning) == (0, False)
+
+
+def test_an_index_without_vectors_never_loads_the_model(tmp_path):
+    store = IndexStore(tmp_path / "ix")
+    index_corpus([CORPUS], store)
+    engine = SearchEngine(Settings(index_dir=store.root))
+    engine.warm()
+    assert engine.search("itchy flaky scalp").total == 0
+    assert engine.search("pain after moving furniture").total
+    assert engine._encoder is None
+
+
+def test_search_syntax_that_matches_nothing_is_not_answered_by_meaning(engine):
+    assert engine.search('"itchy flaky scalp"').total == 0

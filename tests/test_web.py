@@ -319,6 +319,14 @@ def test_no_results_page_offers_tips_and_sample_questions(client):
     assert "<ol" not in main
 
 
+def test_words_no_article_has_show_the_closest_in_meaning_and_say_so(client):
+    """When no article has the words, the closest in meaning are listed, with a notice."""
+    main = main_of(html_of(client.get("/search", query_string={"q": "itchy flaky scalp"})))
+    assert "No article has these words. These are the closest in meaning." in main
+    first = hits(main)[0]
+    assert "Dandruff" in first and ">related</span>" in first
+
+
 def test_query_of_only_common_words_explains_itself(client):
     """A query the engine cannot search on says why instead of showing nothing."""
     main = main_of(html_of(client.get("/search", query_string={"q": "the of and"})))
