@@ -11,7 +11,12 @@ search() with and without the re-ranking, side by side in one run.
   MedQuAD indexes (their vectors built by bench.peers.our_index), the result cache off, the
   re-ranking on and off in alternating rounds, medians and p95 of each;
 - memory: resident memory of a fresh process before and after loading the model, and after
-  loading a table of 100,000 random vectors (what a 100k index's vectors would hold).
+  loading a table of 100,000 random vectors (what a 100k index's vectors would hold);
+- serving: `healthsearch serve` (1 process, 4 threads, result cache off) on the harness's
+  MedQuAD index with the re-ranking off and on (HEALTHSEARCH_DENSE), alternating rounds,
+  16 clients replaying LiveQA's and 400 MedQuAD tune questions for 15 s
+  (bench.http_load, its own process): req/s, latency, the server's RSS after warm-up and
+  at its peak.
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ from __future__ import annotations
 import gc
 import itertools
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +100,59 @@ def search_figures(index_dir: Path, questions: list[str]) -> dict:
     return {name: _quantiles(values) for name, values in times.items()}
 
 
+def serving_figures(index_dir: Path, questions: list[str], rounds: int = 2,
+                    duration: float = 15.0, clients: int = 16) -> dict:
+    """The server with the re-ranking off and on, alternating rounds (see the module doc)."""
+    from bench.harness import RssSampler, free_port, tree_rss
+
+    queries = Path(tempfile.mkstemp(suffix=".json")[1])
+    queries.write_text(json.dumps({"log": questions}), encoding="utf-8")
+    out: dict[str, list[dict]] = {"words only": [], "with meaning": []}
+    try:
+        for _ in range(rounds):
+            for name, dense in (("words only", "0"), ("with meaning", "1")):
+                port = free_port()
+                env = {**os.environ, "HEALTHSEARCH_DENSE": dense,
+                       "HEALTHSEARCH_CACHE_SIZE": "0"}
+                server = subprocess.Popen(
+                    [sys.executable, "-m", "indexer", "serve", "--index-dir", str(index_dir),
+                     "--port", str(port), "--processes", "1", "--threads", "4"],
+                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    _wait_healthy(port)
+                    warm = tree_rss(server.pid)
+                    with RssSampler(server.pid) as sampler:
+                        load = subprocess.run(
+                            [sys.executable, "-m", "bench.http_load", "--port", str(port),
+                             "--queries", str(queries), "--clients", str(clients),
+                             "--duration", str(duration)],
+                            cwd=ROOT, capture_output=True, text=True, check=True)
+                    row = json.loads(load.stdout.strip().splitlines()[-1])
+                    out[name].append({
+                        "req_per_s": row["req_per_s"], "errors": row["errors"],
+                        "p50_ms": row.get("p50_ms"), "p95_ms": row.get("p95_ms"),
+                        "rss_warm_mb": round(warm / 2**20), "rss_peak_mb":
+                        round(max(sampler.peak, warm) / 2**20)})
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
+    finally:
+        queries.unlink()
+    return out
+
+
+def _wait_healthy(port: int, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
 def memory_figures() -> dict:
     """RSS of this process around loading the model and a 100k-article vector table."""
     import numpy as np
@@ -140,6 +202,9 @@ def main() -> int:
     for ds in (liveqa, medquad):
         figures[f"search {ds.name}"] = search_figures(our_index(ds),
                                                       list(ds.queries.values()))
+    served = list(liveqa.queries.values()) + list(
+        data.medquad("tune").subset(400, seed=3).queries.values())
+    figures["serving medquad index"] = serving_figures(our_index(medquad), served)
     print(json.dumps(figures, indent=1))
     return 0
 
