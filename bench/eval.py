@@ -417,6 +417,7 @@ TUNE_GRID: dict[str, list] = {
     "aspect_weight": [1.0, 0.7, 0.5, 0.3, 0.15],
     "phrase_weight": [0.4, 0.7, 1.0],
     "dense_weight": [0.0, 0.3, 0.5, 0.65, 0.8, 0.9],
+    "title_match_bonus": [0.0, 0.1, 0.3, 0.5],
 }
 TUNE_MEDQUAD_COARSE = 500  # MedQuAD tune questions per coarse step (all 2,000 to confirm)
 TUNE_ROUNDS = 2
@@ -437,7 +438,8 @@ def engine_defaults() -> dict:
             "feedback_weight": ranking.FEEDBACK_WEIGHT,
             "feedback_max_share": ranking.FEEDBACK_MAX_SHARE,
             "aspect_weight": query.ASPECT_WEIGHT, "phrase_weight": query.PHRASE_WEIGHT,
-            "dense_weight": ranking.DENSE_WEIGHT}
+            "dense_weight": ranking.DENSE_WEIGHT,
+            "title_match_bonus": ranking.TITLE_MATCH_BONUS}
 
 
 _SYNONYMS: dict[str, object] = {}
@@ -475,7 +477,8 @@ def variant_factory(config: Mapping):
                              coord_max_terms=config.get("coord_max_terms", 1000),
                              feedback_weight=config.get("feedback_weight", 0.0),
                              feedback_max_share=config.get("feedback_max_share", 0.1),
-                             dense_weight=config.get("dense_weight", 0.0))
+                             dense_weight=config.get("dense_weight", 0.0),
+                             title_match_bonus=config.get("title_match_bonus", 0.0))
         return SearchEngine(Settings(index_dir=index_dir), builder=builder, model=model)
 
     return make

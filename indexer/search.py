@@ -26,7 +26,14 @@ from indexer.embedding import Encoder
 from indexer.feedback import feedback_terms, is_navigational
 from indexer.postings import PostingsCache
 from indexer.query import ParsedQuery, QueryBuilder, clean_query_text
-from indexer.ranking import Ranked, RankingModel, fuse, weighting
+from indexer.ranking import (
+    TITLE_MATCH_DEPTH,
+    Ranked,
+    RankingModel,
+    fuse,
+    named_by,
+    weighting,
+)
 from indexer.scoring import (
     Clause,
     QuestionScores,
@@ -436,12 +443,27 @@ class SearchEngine:
                 first = scores.top(depth)
             if table is not None and not asks_for_title:
                 first = self._by_meaning(searcher, table, parsed.text, first)
+            if not parsed.syntax and model.title_match_bonus > 0:
+                first = self._named_first(searcher, parsed.text, first)
             return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
         ranked = Ranked(parsed.query, parsed.own, power=self.model.coord_power,
                         teaser_factor=self.model.teaser_factor)
         # Whoosh's block-quality skipping can drop hits from its top N: score them all.
         results = searcher.search(ranked, limit=limit, terms=False, optimize=False)
         return TopDocs(len(results), [(hit.docnum, float(hit.score or 0.0)) for hit in results])
+
+    def _named_first(self, searcher, text: str, top: TopDocs) -> TopDocs:
+        """`top` with the articles among the first TITLE_MATCH_DEPTH whose whole title the
+        question holds word for word scored up by the title match bonus."""
+        head = []
+        for docnum, score in top.hits[:TITLE_MATCH_DEPTH]:
+            title = searcher.stored_fields(docnum).get("title", "")
+            if named_by(title, text):
+                score *= 1 + self.model.title_match_bonus
+            head.append((docnum, score))
+        # Stable: articles the bonus does not separate keep their order.
+        head.sort(key=lambda hit: -hit[1])
+        return TopDocs(top.total, head + top.hits[TITLE_MATCH_DEPTH:], top.related, top.matched)
 
     def _names_best_title(self, searcher, parsed: ParsedQuery, first: TopDocs) -> bool:
         if not first.hits:

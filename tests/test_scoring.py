@@ -16,7 +16,14 @@ from indexer.build import document_fields, index_corpus
 from indexer.config import Settings
 from indexer.postings import PostingsCache, column_values, read_postings
 from indexer.query import QueryBuilder
-from indexer.ranking import Ranked, RankingModel, bm25, coordination, coordination_factors
+from indexer.ranking import (
+    Ranked,
+    RankingModel,
+    bm25,
+    coordination,
+    coordination_factors,
+    named_by,
+)
 from indexer.scoring import QuestionScores, score_clauses
 from indexer.search import SearchEngine
 from indexer.store import IndexStore
@@ -332,3 +339,30 @@ def test_columns_read_in_one_piece_hold_what_whoosh_reads_per_document(segmented
             for name in ("id", "kind", "source", "hash"):
                 assert column_values(reader, name) == list(
                     reader.column_reader(name, translate=False))
+
+
+# -- the article the reader named -------------------------------------------------------------
+
+def test_a_question_names_a_title_only_when_it_holds_all_its_words_in_order():
+    assert named_by("Parkinson's Disease", "What is (are) Parkinson's disease ?")
+    assert named_by("Parkinson’s disease", "what is parkinson's disease")  # curly apostrophe
+    assert not named_by("Parkinson disease", "What is (are) Parkinson's Disease ?")
+    assert not named_by("Disease Parkinson's", "What is Parkinson's Disease ?")
+    assert not named_by("", "anything")
+
+
+def test_of_two_pages_on_one_subject_the_one_the_reader_named_comes_first(tmp_path):
+    # Two sources' pages on one disease: the longer one scores a little higher by words.
+    docs = [
+        {"id": "other-source", "title": "Parkinson disease",
+         "text": "Parkinson disease is a brain disorder. Parkinson disease causes tremor, "
+                 "stiffness and slow movement."},
+        {"id": "named", "title": "Parkinson's Disease",
+         "text": "Parkinson's disease is a brain disorder that leads to shaking."},
+    ]
+    docs += [{"id": f"n{i}", "title": f"Other {i}", "text": f"Weather report {i}."}
+             for i in range(20)]
+    question = "What is (are) Parkinson's Disease ?"
+    assert _engine_over(tmp_path / "off", docs, title_match_bonus=0.0).rank(question)[0][0] \
+        == "other-source"
+    assert _engine_over(tmp_path / "on", docs).rank(question)[0][0] == "named"
