@@ -12,6 +12,10 @@ search() with and without the re-ranking, side by side in one run.
   re-ranking on and off in alternating rounds, medians and p95 of each;
 - memory: resident memory of a fresh process before and after loading the model, and after
   loading a table of 100,000 random vectors (what a 100k index's vectors would hold);
+- meaning threshold: each tuning question (the first 600 MedQuAD tune questions, all 324
+  NFCorpus dev ones) against its whole collection's vectors, and 107 strings that are no
+  health question: the share of questions whose closest article reaches
+  ranking.MEANING_MIN_COSINE, and the closest cosine the other strings reach;
 - serving: `healthsearch serve` (1 process, 4 threads, result cache off) on the harness's
   MedQuAD index with the re-ranking off and on (HEALTHSEARCH_DENSE), alternating rounds,
   16 clients replaying LiveQA's and 400 MedQuAD tune questions for 15 s
@@ -153,6 +157,43 @@ def _wait_healthy(port: int, limit: float = 60.0) -> None:
     raise RuntimeError("the server did not start")
 
 
+def not_health_questions() -> list[str]:
+    """100 random strings of letters (Random(0)) and 7 everyday searches."""
+    import random
+    import string
+
+    rng = random.Random(0)
+    letters = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(4, 10)))
+               for _ in range(100)]
+    return letters + ["asdf qwerty", "hello world", "football scores today",
+                      "cheap flights to paris", "python list comprehension",
+                      "weather tomorrow", "buy iphone"]
+
+
+def threshold_figures(encoder, sets: list) -> dict:
+    """How the closest article's cosine compares with MEANING_MIN_COSINE (module doc)."""
+    import numpy as np
+
+    from bench.peers import our_index
+    from indexer.ranking import MEANING_MIN_COSINE
+    from indexer.store import IndexStore
+    from indexer.vectors import VectorTable
+
+    out: dict[str, object] = {"min_cosine": MEANING_MIN_COSINE}
+    junk = encoder.encode(not_health_questions())
+    for ds, n in sets:
+        table = VectorTable.read(IndexStore(our_index(ds)).current_path())
+        matrix = table.matrix.astype(np.float32)
+        questions = encoder.encode(list(ds.queries.values())[:n])
+        best = (questions @ matrix.T).max(axis=1)
+        out[f"{ds.name}: share reaching it"] = round(
+            float((best >= MEANING_MIN_COSINE).mean()), 3)
+        out[f"{ds.name}: questions"] = len(best)
+        out[f"not health questions, closest in {ds.name}"] = round(
+            float((junk @ matrix.T).max()), 3)
+    return out
+
+
 def memory_figures() -> dict:
     """RSS of this process around loading the model and a 100k-article vector table."""
     import numpy as np
@@ -191,7 +232,8 @@ def main() -> int:
         print("skipped: the embedding model package is not installed", file=sys.stderr)
         return 0
     liveqa = data.liveqa()
-    medquad = data.medquad("tune").subset(300, seed=2)
+    medquad_tune = data.medquad("tune")
+    medquad = medquad_tune.subset(300, seed=2)
     for ds in (data.nfcorpus("dev"), medquad):
         docs = [article_text(d.get("title", ""), d.get("text", ""))
                 for d in itertools.islice(iter_jsonl(ds.corpus_path), 400)]
@@ -202,8 +244,10 @@ def main() -> int:
     for ds in (liveqa, medquad):
         figures[f"search {ds.name}"] = search_figures(our_index(ds),
                                                       list(ds.queries.values()))
+    figures["meaning threshold"] = threshold_figures(
+        encoder, [(medquad_tune, 600), (data.nfcorpus("dev"), 324)])
     served = list(liveqa.queries.values()) + list(
-        data.medquad("tune").subset(400, seed=3).queries.values())
+        medquad_tune.subset(400, seed=3).queries.values())
     figures["serving medquad index"] = serving_figures(our_index(medquad), served)
     print(json.dumps(figures, indent=1))
     return 0

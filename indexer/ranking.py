@@ -48,17 +48,18 @@ FEEDBACK_MAX_SHARE = 0.05
 DENSE_WEIGHT = 0.8
 DENSE_DEPTH = 100
 # When no article has the question's words, the articles at least this close in meaning are
-# shown instead (at most MEANING_RESULTS). On 600 MedQuAD tune and 324 NFCorpus dev questions,
-# embedded whole and matched against their whole collection, the best cosine was at least 0.4
-# for 100% and 70% of them; for 107 strings that are no health question (random letters,
-# "cheap flights to paris", "weather tomorrow") it was at most 0.361.
+# shown instead (at most MEANING_RESULTS). Matched against their whole collection, the best
+# cosine is at least 0.4 for all of 600 MedQuAD tune questions and 70% of NFCorpus dev's,
+# and at most 0.361 for 107 strings that are no health question (random letters, "cheap
+# flights to paris"): `python -m bench.dense`, "meaning threshold".
 MEANING_MIN_COSINE = 0.4
 MEANING_RESULTS = 20
 # Among the best TITLE_MATCH_DEPTH, an article whose whole title the reader typed, word for
 # word ("What is (are) Parkinson's Disease?" names "Parkinson's Disease", not "Parkinson
 # disease"), scores this much more (x 1.3): of pages on one subject from several sources,
-# the one the reader named comes first. MedQuAD tune MRR@10 .9189 -> .9208 / .9236 / .9247 /
-# .9252 at 0.02 / 0.1 / 0.3 / 0.5; NFCorpus dev unchanged.
+# the one the reader named comes first. bench.eval --tune, round 2 (500 MedQuAD tune
+# questions): MRR@10 .9234 / .9303 / .9312 / .9312 at 0 / 0.1 / 0.3 / 0.5, NFCorpus dev
+# unchanged (bench/results/tune-2026-12-02.md).
 TITLE_MATCH_BONUS = 0.3
 TITLE_MATCH_DEPTH = 10
 

@@ -335,17 +335,16 @@ class SearchEngine:
         table = self._dense_table(name)
         if table is None or not len(table):
             return TopDocs(0, [])
-        cosines = table.matrix.astype(np.float32) @ self._dense_encoder().encode([text])[0]
-        best = np.argsort(-cosines, kind="stable")[: self.model.meaning_results]
         hits = []
-        for row in best:
-            if cosines[row] < self.model.meaning_min_cosine:
+        for row, cosine in table.nearest(self._dense_encoder().encode([text])[0],
+                                         self.model.meaning_results):
+            if cosine < self.model.meaning_min_cosine:
                 break
             # A vector may outlive its article by the moment between a commit and the
             # vectors' update.
             docnum = searcher.document_number(id=table.ids[row])
             if docnum is not None:
-                hits.append((docnum, float(cosines[row])))
+                hits.append((docnum, cosine))
         return TopDocs(len(hits), hits, frozenset(d for d, _ in hits), matched=0)
 
     def _corrections(self, searcher, parsed: ParsedQuery, in_context: bool = True
@@ -432,19 +431,22 @@ class SearchEngine:
             table = None if parsed.syntax else self._dense_table(name)
             depth = max(limit, model.dense_depth) if table is not None else limit
             first = scores.top(max(depth, model.feedback_docs))
+            # The title gate, feedback and the title bonus all read the best few articles:
+            # each is read from disk once.
+            stored = functools.cache(searcher.stored_fields)
             # A question naming the best article's whole title asks for that article: it is
             # neither widened nor re-ranked.
             asks_for_title = not parsed.syntax and self._names_best_title(
-                searcher, parsed, first)
+                stored, parsed, first)
             extra = [] if parsed.syntax or asks_for_title else self._feedback(
-                searcher, parsed, first)
+                searcher, stored, parsed, first)
             if extra:
                 scores.add(extra)
                 first = scores.top(depth)
             if table is not None and not asks_for_title:
                 first = self._by_meaning(searcher, table, parsed.text, first)
             if not parsed.syntax and model.title_match_bonus > 0:
-                first = self._named_first(searcher, parsed.text, first)
+                first = self._named_first(stored, parsed.text, first)
             return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
         ranked = Ranked(parsed.query, parsed.own, power=self.model.coord_power,
                         teaser_factor=self.model.teaser_factor)
@@ -452,12 +454,12 @@ class SearchEngine:
         results = searcher.search(ranked, limit=limit, terms=False, optimize=False)
         return TopDocs(len(results), [(hit.docnum, float(hit.score or 0.0)) for hit in results])
 
-    def _named_first(self, searcher, text: str, top: TopDocs) -> TopDocs:
+    def _named_first(self, stored, text: str, top: TopDocs) -> TopDocs:
         """`top` with the articles among the first TITLE_MATCH_DEPTH whose whole title the
         question holds word for word scored up by the title match bonus."""
         head = []
         for docnum, score in top.hits[:TITLE_MATCH_DEPTH]:
-            title = searcher.stored_fields(docnum).get("title", "")
+            title = stored(docnum).get("title", "")
             if named_by(title, text):
                 score *= 1 + self.model.title_match_bonus
             head.append((docnum, score))
@@ -465,21 +467,22 @@ class SearchEngine:
         head.sort(key=lambda hit: -hit[1])
         return TopDocs(top.total, head + top.hits[TITLE_MATCH_DEPTH:], top.related, top.matched)
 
-    def _names_best_title(self, searcher, parsed: ParsedQuery, first: TopDocs) -> bool:
+    def _names_best_title(self, stored, parsed: ParsedQuery, first: TopDocs) -> bool:
         if not first.hits:
             return False
         own = {c.terms[0] for c in parsed.clauses if c.own and len(c.terms) == 1}
-        title = searcher.stored_fields(first.hits[0][0]).get("title", "")
+        title = stored(first.hits[0][0]).get("title", "")
         return is_navigational(analyze(title), own)
 
-    def _feedback(self, searcher, parsed: ParsedQuery, first: TopDocs) -> list[Clause]:
+    def _feedback(self, searcher, stored, parsed: ParsedQuery, first: TopDocs
+                  ) -> list[Clause]:
         """Clauses for the words the best first-pass articles share (indexer.feedback), or
         none: feedback off or nothing found."""
         model = self.model
         if model.feedback_weight <= 0 or not first.hits:
             return []
         hits = first.hits[: model.feedback_docs]
-        texts = [searcher.stored_fields(docnum) for docnum, _ in hits]
+        texts = [stored(docnum) for docnum, _ in hits]
         n_docs = searcher.doc_count_all() or 1
         docs = [(analyze(f"{f.get('title', '')}\n{f.get('body', '')[:FEEDBACK_CHARS]}"), score)
                 for f, (_, score) in zip(texts, hits, strict=True)]

@@ -28,7 +28,7 @@ def index_stats(store: IndexStore) -> dict:
         "teasers": counts.get("teaser", 0),
         "terms": terms,
         "segments": segments,
-        "vectors": len(table) if (table := VectorTable.read(store.current_path())) else 0,
+        "vectors": VectorTable.count(store.current_path()),
         "size_bytes": store.size_bytes(),
         "built_at": meta.get("built_at"),
         "corpus": meta.get("corpus", []),

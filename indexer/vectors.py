@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 CHECKPOINT_DOCS = 2000
 # Articles handed to the model at once (the progress bar moves per chunk).
 CHUNK_DOCS = 64
+# Rows converted to float32 at a time when a question is compared with the whole table.
+NEAREST_BLOCK = 8192
 # Up to this many texts are looked up one by one; more are read in one pass over the index.
 LOOKUP_DOCS = 1000
 
@@ -76,6 +78,31 @@ class VectorTable:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+
+    def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(row, cosine) of the k articles closest to the query vector, closest first (equal
+        cosines in row order). Converted from float16 a block at a time: a whole 100k table
+        at once would be a 150 MB float32 copy per question."""
+        out = np.empty(len(self.ids), dtype=np.float32)
+        for start in range(0, len(out), NEAREST_BLOCK):
+            block = self.matrix[start:start + NEAREST_BLOCK]
+            out[start:start + len(block)] = block.astype(np.float32) @ query
+        k = min(k, len(out))
+        if k <= 0:
+            return []
+        top = np.argpartition(-out, k - 1)[:k] if k < len(out) else np.arange(len(out))
+        top = top[np.lexsort((top, -out[top]))]
+        return [(int(row), float(out[row])) for row in top]
+
+    @staticmethod
+    def count(path: Path) -> int:
+        """How many vectors the table in `path` (a generation folder) holds, reading only its
+        ids; 0 when there is no readable table."""
+        try:
+            with np.load(path / VECTORS, allow_pickle=False) as data:
+                return len(data["ids"]) if str(data["model"]) == MODEL_NAME else 0
+        except (OSError, ValueError, KeyError):
+            return 0
 
     def cosines(self, doc_ids: Iterable[str], query: np.ndarray) -> np.ndarray:
         """Cosine of each article with the query vector; NaN for articles with no vector."""

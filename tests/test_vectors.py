@@ -213,3 +213,28 @@ def test_an_index_without_vectors_never_loads_the_model(tmp_path):
 
 def test_search_syntax_that_matches_nothing_is_not_answered_by_meaning(engine):
     assert engine.search('"itchy flaky scalp"').total == 0
+
+
+def test_nearest_is_the_closest_first_whatever_the_blocks(monkeypatch):
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal((50, 384)).astype(np.float16)
+    table = VectorTable([f"d{i}" for i in range(50)], ["h"] * 50, matrix)
+    query = matrix[12].astype(np.float32)
+    expected = list(np.argsort(-(matrix.astype(np.float32) @ query), kind="stable"))
+    monkeypatch.setattr(vectors, "NEAREST_BLOCK", 7)  # blocks that do not divide the table
+    assert [row for row, _ in table.nearest(query, 10)] == expected[:10]
+    assert [row for row, _ in table.nearest(query, 500)] == expected
+
+
+def test_nearest_puts_equally_close_articles_in_row_order():
+    matrix = np.random.default_rng(4).standard_normal((50, 384)).astype(np.float16)
+    matrix[[4, 30, 41]] = matrix[12]
+    table = VectorTable([f"d{i}" for i in range(50)], ["h"] * 50, matrix)
+    query = matrix[12].astype(np.float32)
+    assert [row for row, _ in table.nearest(query, 4)] == [4, 12, 30, 41]
+
+
+def test_stats_counts_the_vectors_without_reading_them(store, encoder):
+    index_corpus([CORPUS], store, encoder=encoder)
+    assert VectorTable.count(store.current_path()) == 16
+    assert VectorTable.count(store.root) == 0  # no table there
