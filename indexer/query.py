@@ -49,6 +49,9 @@ _EXCLUSION = re.compile(r'(?:^|\s)-(?:"[^"]*"?|\S+)|\bNOT\s+(?:"[^"]*"?|\S+)')
 _QUOTED = re.compile(r'"[^"]*"?')
 _OPERATOR = re.compile(r"\b(?:AND|OR|NOT)\b")
 _NOT_SYNTAX = re.compile(r"[?*~^{}\[\]<>=]")
+# An operator character where a word starts: after a space or an opening parenthesis (or
+# first), with a word after it.
+_WORD_START = r"(?:(?<=[\s(])|^){}(?=[^\s)])"
 
 
 @dataclass
@@ -161,7 +164,10 @@ class QueryBuilder:
         for plugin in (plugins.WildcardPlugin, plugins.RangePlugin, plugins.BoostPlugin,
                        plugins.EveryPlugin, plugins.SingleQuotePlugin):
             parser.remove_plugin_class(plugin)
-        parser.add_plugin(plugins.PlusMinusPlugin())
+        # + and - are operators only at the start of a word: "Lennox-Gastaut", "Parasites -
+        # Lice" and "a + b" are text.
+        parser.add_plugin(plugins.PlusMinusPlugin(plusexpr=_WORD_START.format(r"\+"),
+                                                  minusexpr=_WORD_START.format("-")))
         self._parser = parser
 
     @property

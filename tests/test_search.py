@@ -139,6 +139,24 @@ def test_phrases_and_exclusions(engine):
     assert [r.kind for r in engine.search("title:cancer").results] == ["teaser", "teaser"]
 
 
+@pytest.mark.parametrize(("text", "searched"), [
+    # A title's dashes beside quotes: "Lice" and "Pubic" are looked for, not excluded.
+    ('How to prevent Parasites - Lice - Pubic "Crab" Lice ?', {"lice", "pubic", "crab"}),
+    ('"crab" Lennox-Gastaut syndrome', {"lennox", "gastaut"}),  # a hyphenated word
+    ('"crab" fever + cough', {"fever", "cough"}),
+])
+def test_a_dash_or_plus_not_at_the_start_of_a_word_is_text_not_an_operator(text, searched):
+    built = QueryBuilder().build(text)
+    assert built.syntax  # the quotes
+    assert "NOT" not in str(built.query) and "MAYBE" not in str(built.query)
+    assert searched <= set(built.terms)
+
+
+def test_a_dash_or_plus_at_the_start_of_a_word_is_still_an_operator():
+    assert "ANDNOT" in str(QueryBuilder().build('"crab" lice -pubic').query)
+    assert "ANDMAYBE" in str(QueryBuilder().build('"crab" lice +pubic').query)
+
+
 def test_question_marks_and_stars_are_punctuation_not_wildcards(engine):
     assert engine.search("What causes leg cramps?").results[0].title.startswith(HAMSTRING)
     assert engine.search("cramp*").results[0].title.startswith(HAMSTRING)
