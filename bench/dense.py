@@ -8,10 +8,15 @@ search() with and without the re-ranking, side by side in one run.
   indexer has them: one per core) and one question's encoding CPU with one BLAS thread, as a
   server process runs it (LiveQA questions; MedQuAD tune questions);
 - search(): CPU per question with one BLAS thread (as served) on the harness's LiveQA and
-  MedQuAD indexes (their vectors built by bench.peers.our_index), the result cache off, the
-  re-ranking on and off in alternating rounds, medians and p95 of each;
+  MedQuAD indexes (their vectors built by bench.peers.our_index), the result cache off, by
+  words alone, re-ranked by meaning, and re-ranked with the articles closest in meaning
+  joining (as shipped), in alternating rounds, medians and p95 of each;
+- closest in meaning: CPU of finding the articles closest to a question among 100,000
+  random vectors (VectorTable.nearest), as each search joining them does, the table held
+  as float16 (as stored) and as float32 (as the search engine reads it), alternating;
 - memory: resident memory of a fresh process before and after loading the model, and after
-  loading a table of 100,000 random vectors (what a 100k index's vectors would hold);
+  reading a table of 100,000 random vectors as the search engine reads it (what a 100k
+  index's vectors would hold);
 - meaning threshold: each tuning question (the first 600 MedQuAD tune questions, all 324
   NFCorpus dev ones) against its whole collection's vectors, and 107 strings that are no
   health question: the share of questions whose closest article reaches
@@ -21,6 +26,12 @@ search() with and without the re-ranking, side by side in one run.
   16 clients replaying LiveQA's and 400 MedQuAD tune questions for 15 s
   (bench.http_load, its own process): req/s, latency, the server's RSS after warm-up and
   at its peak.
+
+    python -m bench.dense --scale 100k
+
+- at a generated scale (bench/scale.py), an index built by words with a random vector per
+  article: search() CPU by words alone, re-ranked, and as shipped; an update editing one
+  article with vectors (really embedded) and without, alternating (`scale_figures`).
 """
 
 from __future__ import annotations
@@ -76,8 +87,8 @@ def question_cpu(encoder, questions: list[str]) -> dict:
 
 
 def search_figures(index_dir: Path, questions: list[str]) -> dict:
-    """Thread CPU per search() with the re-ranking off and on, alternating rounds, one BLAS
-    thread."""
+    """Thread CPU per search() by words alone, re-ranked by meaning without and with the
+    articles closest in meaning joining (as shipped), alternating rounds, one BLAS thread."""
     from threadpoolctl import threadpool_limits
 
     from indexer.config import Settings
@@ -87,6 +98,8 @@ def search_figures(index_dir: Path, questions: list[str]) -> dict:
     engines = {
         "words only": SearchEngine(Settings(index_dir=index_dir, cache_size=0),
                                    model=RankingModel(dense_weight=0.0)),
+        "re-ranked only": SearchEngine(Settings(index_dir=index_dir, cache_size=0),
+                                       model=RankingModel(dense_candidates=0)),
         "with meaning": SearchEngine(Settings(index_dir=index_dir, cache_size=0)),
     }
     for engine in engines.values():
@@ -194,8 +207,38 @@ def threshold_figures(encoder, sets: list) -> dict:
     return out
 
 
+def nearest_figures(n: int = 100_000, questions: int = 50) -> dict:
+    """Thread CPU of finding the articles closest to a question among n random vectors
+    (VectorTable.nearest, as a search joining ranking.DENSE_CANDIDATES of them asks it),
+    float16 and float32 tables in alternating rounds, one BLAS thread."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from indexer.embedding import DIMENSIONS
+    from indexer.ranking import DENSE_CANDIDATES, DENSE_DEPTH
+    from indexer.vectors import VectorTable
+
+    rng = np.random.default_rng(1)
+    ids, hashes = [f"doc-{i}" for i in range(n)], ["0" * 40] * n
+    matrix = rng.standard_normal((n, DIMENSIONS)).astype(np.float16)
+    # As stored (float16), and as the search engine reads it (float32).
+    tables = {"float16": VectorTable(ids, hashes, matrix),
+              "float32": VectorTable(ids, hashes, matrix.astype(np.float32))}
+    queries = rng.standard_normal((questions, DIMENSIONS)).astype(np.float32)
+    times: dict[str, list[float]] = {name: [] for name in tables}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for _ in range(ROUNDS):
+            for name, table in tables.items():
+                for query in queries:
+                    started = time.thread_time()
+                    table.nearest(query, DENSE_CANDIDATES + DENSE_DEPTH)
+                    times[name].append((time.thread_time() - started) * 1000)
+    return {"articles": n, **{name: _quantiles(t) for name, t in times.items()}}
+
+
 def memory_figures() -> dict:
-    """RSS of this process around loading the model and a 100k-article vector table."""
+    """RSS of this process around loading the model and a 100k-article vector table (read
+    as the search engine reads it)."""
     import numpy as np
 
     from indexer.embedding import DIMENSIONS, Encoder
@@ -208,23 +251,109 @@ def memory_figures() -> dict:
     with_model = _rss_mb()
     rng = np.random.default_rng(0)
     n = 100_000
-    table = VectorTable([f"doc-{i}" for i in range(n)], ["0" * 40] * n,
-                        rng.standard_normal((n, DIMENSIONS)).astype(np.float16))
-    with_table = _rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        VectorTable([f"doc-{i}" for i in range(n)], ["0" * 40] * n,
+                    rng.standard_normal((n, DIMENSIONS)).astype(np.float16)).write(Path(tmp))
+        gc.collect()
+        before_table = _rss_mb()
+        # Read as the search engine reads it.
+        table = VectorTable.read(Path(tmp), dtype=np.float32)
+        with_table = _rss_mb()
     del table
     return {"rss_before_mb": round(before, 1), "rss_with_model_mb": round(with_model, 1),
-            "rss_with_100k_table_mb": round(with_table, 1)}
+            "rss_with_100k_table_mb": round(with_table, 1),
+            "100k_table_mb": round(with_table - before_table, 1)}
 
 
-def main() -> int:
+def _timed_update(store, folder: Path, number: int, revision: int, encoder) -> dict:
+    """Edit one article of a scale corpus folder and update the index (with vectors when
+    `encoder` is given, as `healthsearch index` does): wall seconds and what it did."""
+    from bench import scale as scalegen
+    from indexer.build import index_corpus
+
+    scalegen.change_docs(folder, [number], revision)
+    started = time.perf_counter()
+    summary = index_corpus([folder], store, encoder=encoder)
+    seconds = time.perf_counter() - started
+    embedded = summary.vectors.embedded if summary.vectors is not None else 0
+    return {"seconds": round(seconds, 2), "updated": summary.updated, "embedded": embedded}
+
+
+def scale_figures(docs: int, questions: dict[str, list[str]], rounds: int = 3) -> dict:
+    """At a generated scale (bench/scale.py): an index of `docs` articles built by words and
+    given a random unit vector per article. Embedding them all would take hours; what is
+    measured is cost, not relevance (random vectors are never 0.4 close to a question, so
+    none joins: the search for the closest is paid, the fusing of 20 more is not). Then:
+    search() CPU by words alone, re-ranked and as shipped, for each set of questions; and
+    an update that edits one
+    article, of a copy of the index with vectors (the article really embedded) and of one
+    without, in alternating rounds."""
+    import numpy as np
+
+    from bench import scale as scalegen
+    from indexer.build import index_corpus, indexed_entries
+    from indexer.embedding import DIMENSIONS, Encoder
+    from indexer.store import IndexStore
+    from indexer.vectors import VectorTable
+
+    scalegen.ensure_corpus(docs, log=lambda msg: print(msg, file=sys.stderr))
+    encoder = Encoder.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        folders = {name: root / name / "corpus" for name in ("with vectors", "words only")}
+        for folder in folders.values():
+            scalegen.link_shards(folder, docs // scalegen.SHARD_DOCS)
+        # Each index is built from its own folder: the index keeps the paths it read.
+        stores = {name: IndexStore(root / name / "ix") for name in folders}
+        started = time.perf_counter()
+        for name, store in stores.items():
+            index_corpus([folders[name]], store)
+        build_seconds = (time.perf_counter() - started) / len(stores)
+        with_vectors = stores["with vectors"]
+        hashes = {i: e.hash for i, e in indexed_entries(with_vectors.open()).items()}
+        ids = sorted(hashes)
+        matrix = np.random.default_rng(5).standard_normal((len(ids), DIMENSIONS))
+        matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+        VectorTable(ids, [hashes[i] for i in ids], matrix.astype(np.float16)).write(
+            with_vectors.current_path())
+        search = {name: search_figures(with_vectors.root, texts)
+                  for name, texts in questions.items()}
+        updates: dict[str, list[dict]] = {name: [] for name in stores}
+        for revision in range(1, rounds + 1):
+            for name, store in stores.items():
+                updates[name].append(_timed_update(
+                    store, folders[name], docs // 2 + revision, revision,
+                    encoder if name == "with vectors" else None))
+    return {"articles": docs, "words build seconds": round(build_seconds, 1),
+            "search": search, "update one article": updates}
+
+
+def main(argv: list[str] | None = None) -> int:
     """Print the figures as JSON."""
+    import argparse
+
     from bench import datasets as data
     from bench.harness import iter_jsonl
     from bench.peers import our_index
     from indexer.embedding import Encoder, article_text
 
+    parser = argparse.ArgumentParser(prog="python -m bench.dense", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", metavar="LABEL",
+                        help="only the figures at a generated scale (e.g. 100k)")
+    args = parser.parse_args(argv)
     if not data.available():
         print("skipped: the shared data sets are not beside the project", file=sys.stderr)
+        return 0
+    if args.scale:
+        from bench import scale as scalegen
+
+        questions = {"liveqa": list(data.liveqa().queries.values()),
+                     "medquad-tune": list(data.medquad("tune").subset(300, seed=2)
+                                          .queries.values())}
+        figures = {f"scale {args.scale}": scale_figures(scalegen.parse_label(args.scale),
+                                                         questions)}
+        print(json.dumps(figures, indent=1))
         return 0
     figures: dict[str, object] = {"memory": memory_figures()}
     encoder = Encoder.load()
@@ -241,6 +370,7 @@ def main() -> int:
     for ds in (liveqa, medquad):
         figures[f"question encoding {ds.name}"] = question_cpu(
             encoder, list(ds.queries.values()))
+    figures["closest among 100k vectors"] = nearest_figures()
     for ds in (liveqa, medquad):
         figures[f"search {ds.name}"] = search_figures(our_index(ds),
                                                       list(ds.queries.values()))

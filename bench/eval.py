@@ -242,17 +242,22 @@ def tied_known_item_ceiling(askers_per_question: Sequence[int], k: int = 10) -> 
 
 def medquad_ceiling_line(ds) -> str:
     """How many of a MedQuAD sample's questions several documents ask verbatim, and the MRR@10
-    no ranking can beat on them but by luck."""
-    from bench.datasets import medquad_askers
+    no ranking can beat on them but by luck; how many name no subject, and the R@100 no
+    ranking can beat."""
+    from bench.datasets import medquad_askers, read_jsonl
     from indexer.article import opening_key
 
     askers = medquad_askers()
     counts = [max(1, len(askers.get(opening_key(text), ()))) for text in ds.queries.values()]
     shared = sum(1 for n in counts if n > 1)
+    # A page without a title asks its questions about nothing ("Who is at risk for ? ?").
+    untitled = {str(r["id"]) for r in read_jsonl(ds.corpus_path) if not r.get("title", "").strip()}
+    blank = sum(1 for judged in ds.qrels.values() if set(judged) & untitled)
     return (f"{ds.label}: {shared:,} of {len(counts):,} questions are asked word for word by "
             f"2 or more documents (mostly one disease's pages from different sources), and only "
             f"the question's own page counts: a ranking perfect but for their order scores "
-            f"MRR@10 {tied_known_item_ceiling(counts):.3f} at best.")
+            f"MRR@10 {tied_known_item_ceiling(counts):.3f} at best. {blank:,} name no subject "
+            f"(their page has no title): R@100 is {1 - blank / len(counts):.4f} at best.")
 
 
 def write_results(runs: Sequence[Run], datasets: Sequence[str], extra: dict,
@@ -418,6 +423,7 @@ TUNE_GRID: dict[str, list] = {
     "phrase_weight": [0.4, 0.7, 1.0],
     "dense_weight": [0.0, 0.3, 0.5, 0.65, 0.8, 0.9],
     "title_match_bonus": [0.0, 0.1, 0.3, 0.5],
+    "dense_candidates": [0, 10, 20, 50, 100],
 }
 TUNE_MEDQUAD_COARSE = 500  # MedQuAD tune questions per coarse step (all 2,000 to confirm)
 TUNE_ROUNDS = 2
@@ -439,7 +445,8 @@ def engine_defaults() -> dict:
             "feedback_max_share": ranking.FEEDBACK_MAX_SHARE,
             "aspect_weight": query.ASPECT_WEIGHT, "phrase_weight": query.PHRASE_WEIGHT,
             "dense_weight": ranking.DENSE_WEIGHT,
-            "title_match_bonus": ranking.TITLE_MATCH_BONUS}
+            "title_match_bonus": ranking.TITLE_MATCH_BONUS,
+            "dense_candidates": ranking.DENSE_CANDIDATES}
 
 
 _SYNONYMS: dict[str, object] = {}
@@ -462,7 +469,7 @@ def variant_factory(config: Mapping):
     """A SearchEngine factory (index dir -> engine) with the given constants."""
     from indexer.config import Settings
     from indexer.query import QueryBuilder
-    from indexer.ranking import RankingModel
+    from indexer.ranking import MEANING_MIN_COSINE, RankingModel
     from indexer.search import SearchEngine
 
     def make(index_dir: Path):
@@ -478,7 +485,10 @@ def variant_factory(config: Mapping):
                              feedback_weight=config.get("feedback_weight", 0.0),
                              feedback_max_share=config.get("feedback_max_share", 0.1),
                              dense_weight=config.get("dense_weight", 0.0),
-                             title_match_bonus=config.get("title_match_bonus", 0.0))
+                             title_match_bonus=config.get("title_match_bonus", 0.0),
+                             dense_candidates=config.get("dense_candidates", 0),
+                             meaning_min_cosine=config.get("meaning_min_cosine",
+                                                               MEANING_MIN_COSINE))
         return SearchEngine(Settings(index_dir=index_dir), builder=builder, model=model)
 
     return make

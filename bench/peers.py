@@ -107,10 +107,14 @@ def our_index(ds: Dataset, workers: int = 2) -> Path:
 
 
 def vectors_hash() -> str:
-    """A short hash of the sources that decide an article's vector."""
-    h = hashlib.sha256()
-    for name in ("embedding.py", "vectors.py"):
-        h.update((ROOT / "indexer" / name).read_bytes())
+    """A short hash of the sources that decide an article's vector: the model's code and
+    the text embedded (not how the vectors are searched)."""
+    import inspect
+
+    from indexer import vectors
+
+    h = hashlib.sha256((ROOT / "indexer" / "embedding.py").read_bytes())
+    h.update(inspect.getsource(vectors.stored_texts).encode())
     return h.hexdigest()[:8]
 
 

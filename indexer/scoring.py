@@ -163,6 +163,32 @@ class QuestionScores:
         return TopDocs(total, [(int(docnums[i]), float(scores[i])) for i in top],
                        frozenset(int(docnums[i]) for i in top if related[i]), matched)
 
+    def scores_of(self, docnums: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The scores `top` gives these index-wide document numbers (0 for a document the
+        question did not find), and which of them the reader's words found."""
+        docnums = np.asarray(docnums, dtype=np.int64)
+        scores = np.zeros(len(docnums), dtype=np.float64)
+        by_words = np.zeros(len(docnums), dtype=bool)
+        for seg in self.segments:
+            inside = np.flatnonzero((docnums >= seg.offset)
+                                    & (docnums < seg.offset + len(seg.sums)))
+            if not len(inside):
+                continue
+            local = docnums[inside] - seg.offset
+            found = seg.hit[local] | seg.by_feedback[local]
+            if seg.live is not None:
+                found &= seg.live[local]
+            if seg.allowed is not None:
+                found &= seg.allowed[local]
+            local, inside = local[found], inside[found]
+            seg_scores = seg.sums[local].copy()
+            factor = self._factor(seg, local)
+            if factor is not None:
+                seg_scores *= factor
+            scores[inside] = seg_scores
+            by_words[inside] = seg.hit[local]
+        return scores, by_words
+
     def _ties(self, docnums: np.ndarray) -> np.ndarray:
         """The tie keys (`tie_keys`) of index-wide document numbers, read only for these."""
         keys = np.zeros(len(docnums), dtype=np.uint64)

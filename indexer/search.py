@@ -31,7 +31,7 @@ from indexer.ranking import (
     Ranked,
     RankingModel,
     fuse,
-    named_by,
+    named_titles,
     weighting,
 )
 from indexer.scoring import (
@@ -444,7 +444,7 @@ class SearchEngine:
                 scores.add(extra)
                 first = scores.top(depth)
             if table is not None and not asks_for_title:
-                first = self._by_meaning(searcher, table, parsed.text, first)
+                first = self._by_meaning(searcher, table, parsed.text, first, scores)
             if not parsed.syntax and model.title_match_bonus > 0:
                 first = self._named_first(stored, parsed.text, first)
             return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
@@ -457,12 +457,10 @@ class SearchEngine:
     def _named_first(self, stored, text: str, top: TopDocs) -> TopDocs:
         """`top` with the articles among the first TITLE_MATCH_DEPTH whose whole title the
         question holds word for word scored up by the title match bonus."""
-        head = []
-        for docnum, score in top.hits[:TITLE_MATCH_DEPTH]:
-            title = stored(docnum).get("title", "")
-            if named_by(title, text):
-                score *= 1 + self.model.title_match_bonus
-            head.append((docnum, score))
+        hits = top.hits[:TITLE_MATCH_DEPTH]
+        named = named_titles([stored(docnum).get("title", "") for docnum, _ in hits], text)
+        head = [(docnum, score * (1 + self.model.title_match_bonus) if bonus else score)
+                for (docnum, score), bonus in zip(hits, named, strict=True)]
         # Stable: articles the bonus does not separate keep their order.
         head.sort(key=lambda hit: -hit[1])
         return TopDocs(top.total, head + top.hits[TITLE_MATCH_DEPTH:], top.related, top.matched)
@@ -500,20 +498,50 @@ class SearchEngine:
         return [Clause((term,), model.feedback_weight * weight, own=False, feedback=True)
                 for term, weight in terms]
 
-    def _by_meaning(self, searcher, table: VectorTable, text: str, top: TopDocs) -> TopDocs:
-        """`top` re-ranked by how close each article's vector is to the question's
-        (ranking.fuse)."""
+    def _by_meaning(self, searcher, table: VectorTable, text: str, top: TopDocs,
+                    scores: QuestionScores) -> TopDocs:
+        """`top` joined by the articles closest in meaning (model.dense_candidates) and
+        re-ranked by how close each article's vector is to the question's (ranking.fuse).
+        A joining article the reader's words did not find is a related one."""
         encoder = self._dense_encoder()
-        if encoder is None or len(top.hits) < 2:
+        if encoder is None or not top.hits:
             return top
+        question = encoder.encode([text])[0]
+        hits, related, total = list(top.hits), set(top.related), top.total
         ids = searcher.reader().column_reader("id")
-        cosines = table.cosines([_as_text(ids[d]) for d, _ in top.hits],
-                                encoder.encode([text])[0])
-        fused = fuse(np.array([s for _, s in top.hits]), cosines, self.model.dense_weight)
+        if self.model.dense_candidates > 0:
+            joining = self._closest(searcher, table, question,
+                                    {_as_text(ids[d]) for d, _ in hits})
+            if joining:
+                found, by_words = scores.scores_of(joining)
+                hits += [(d, float(s)) for d, s in zip(joining, found, strict=True)]
+                related.update(d for d, w in zip(joining, by_words, strict=True) if not w)
+                total += int(np.count_nonzero(found == 0))
+        if len(hits) < 2:
+            return top
+        cosines = table.cosines([_as_text(ids[d]) for d, _ in hits], question)
+        fused = fuse(np.array([s for _, s in hits]), cosines, self.model.dense_weight)
         # Stable: documents the model cannot tell apart keep their order by words.
         order = np.argsort(-fused, kind="stable")
-        hits = [(top.hits[i][0], float(fused[i])) for i in order]
-        return TopDocs(top.total, hits, top.related, top.matched)
+        return TopDocs(total, [(hits[i][0], float(fused[i])) for i in order],
+                       frozenset(related), top.matched)
+
+    def _closest(self, searcher, table: VectorTable, question: np.ndarray,
+                 taken: set[str]) -> list[int]:
+        """Document numbers of the model.dense_candidates articles closest to the question
+        (at least model.meaning_min_cosine close) whose ids are not `taken`."""
+        out: list[int] = []
+        for row, cosine in table.nearest(question, self.model.dense_candidates + len(taken)):
+            if cosine < self.model.meaning_min_cosine or len(out) >= self.model.dense_candidates:
+                break
+            if table.ids[row] in taken:
+                continue
+            # A vector may outlive its article by the moment between a commit and the
+            # vectors' update.
+            docnum = searcher.document_number(id=table.ids[row])
+            if docnum is not None:
+                out.append(docnum)
+        return out
 
     def _dense_table(self, name: str | None) -> VectorTable | None:
         """The live generation's vectors when re-ranking by meaning is on and possible."""
@@ -540,7 +568,8 @@ class SearchEngine:
         found = self._tables.get(name)
         if found is not None and found[0] == stamp:
             return found[1]
-        table = VectorTable.read(self.store.root / name) if stamp else None
+        table = (VectorTable.read(self.store.root / name, dtype=np.float32) if stamp
+                 else None)
         with self._lock:
             # Only the live generation's table is kept: one rebuilt away is dropped.
             self._tables = {name: (stamp, table)}

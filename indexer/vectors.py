@@ -38,7 +38,7 @@ LOOKUP_DOCS = 1000
 
 @dataclass
 class VectorTable:
-    """Unit vectors (float16) of the articles of one generation, by article id."""
+    """Unit vectors (float16 on disk) of the articles of one generation, by article id."""
 
     ids: list[str]
     hashes: list[str]  # each article's content hash when its vector was computed
@@ -53,9 +53,10 @@ class VectorTable:
         return len(self.ids)
 
     @classmethod
-    def read(cls, path: Path) -> VectorTable | None:
+    def read(cls, path: Path, dtype: type = np.float16) -> VectorTable | None:
         """The table in `path` (a file or a generation folder), or None when there is none or
-        it is unreadable or was made by another model."""
+        it is unreadable or was made by another model. Searching reads it as float32: a
+        question compared with float16 rows pays for converting all of them each time."""
         if path.is_dir():
             path = path / VECTORS
         try:
@@ -63,7 +64,7 @@ class VectorTable:
                 if str(data["model"]) != MODEL_NAME:
                     return None
                 return cls([str(i) for i in data["ids"]], [str(h) for h in data["hashes"]],
-                           data["vectors"])
+                           data["vectors"].astype(dtype, copy=False))
         except (OSError, ValueError, KeyError):
             return None
 
@@ -81,12 +82,12 @@ class VectorTable:
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(row, cosine) of the k articles closest to the query vector, closest first (equal
-        cosines in row order). Converted from float16 a block at a time: a whole 100k table
-        at once would be a 150 MB float32 copy per question."""
+        cosines in row order). A float16 table is converted a block at a time: a whole 100k
+        table at once would be a 150 MB float32 copy per question."""
         out = np.empty(len(self.ids), dtype=np.float32)
         for start in range(0, len(out), NEAREST_BLOCK):
             block = self.matrix[start:start + NEAREST_BLOCK]
-            out[start:start + len(block)] = block.astype(np.float32) @ query
+            out[start:start + len(block)] = block.astype(np.float32, copy=False) @ query
         k = min(k, len(out))
         if k <= 0:
             return []
@@ -110,7 +111,7 @@ class VectorTable:
         out = np.full(len(rows), np.nan, dtype=np.float32)
         found = rows >= 0
         if found.any():
-            out[found] = self.matrix[rows[found]].astype(np.float32) @ query
+            out[found] = self.matrix[rows[found]].astype(np.float32, copy=False) @ query
         return out
 
 

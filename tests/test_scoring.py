@@ -23,6 +23,7 @@ from indexer.ranking import (
     coordination,
     coordination_factors,
     named_by,
+    named_titles,
 )
 from indexer.scoring import QuestionScores, score_clauses
 from indexer.search import SearchEngine
@@ -360,9 +361,59 @@ def test_of_two_pages_on_one_subject_the_one_the_reader_named_comes_first(tmp_pa
         {"id": "named", "title": "Parkinson's Disease",
          "text": "Parkinson's disease is a brain disorder that leads to shaking."},
     ]
-    docs += [{"id": f"n{i}", "title": f"Other {i}", "text": f"Weather report {i}."}
-             for i in range(20)]
-    question = "What is (are) Parkinson's Disease ?"
-    assert _engine_over(tmp_path / "off", docs, title_match_bonus=0.0).rank(question)[0][0] \
-        == "other-source"
-    assert _engine_over(tmp_path / "on", docs).rank(question)[0][0] == "named"
+    assert first_without_and_with_the_bonus(
+        tmp_path, docs, "What is (are) Parkinson's Disease ?") == ("other-source", "named")
+
+
+def first_without_and_with_the_bonus(tmp_path, docs: list[dict], question: str
+                                     ) -> tuple[str, str]:
+    """The first article for the question among `docs` (and 20 unrelated ones), without
+    the title match bonus and with it."""
+    docs = docs + [{"id": f"n{i}", "title": f"Other {i}", "text": f"Weather report {i}."}
+                   for i in range(20)]
+    return (_engine_over(tmp_path / "off", docs, title_match_bonus=0.0).rank(question)[0][0],
+            _engine_over(tmp_path / "on", docs).rank(question)[0][0])
+
+
+def test_of_two_named_titles_one_inside_the_other_only_the_longer_counts():
+    titles = ["Joubert syndrome", "Joubert syndrome 2", "Clinical Trials", "Other"]
+    question = "What are the clinical trials for Joubert syndrome 2 ?"
+    assert named_titles(titles, question) == [False, True, True, False]
+    # Named alone, the shorter title counts.
+    assert named_titles(titles[:1], question) == [True]
+    assert named_titles(["Asthma", "asthma"], "What is asthma?") == [True, True]
+
+
+def test_the_reader_who_names_a_subtype_gets_the_subtype_first(tmp_path):
+    # The general page scores higher by words; both titles are in the question.
+    docs = [
+        {"id": "general", "title": "Joubert syndrome",
+         "text": "Joubert syndrome is a disorder of brain development. Joubert syndrome "
+                 "signs and symptoms vary and include weak muscle tone. Type 2 is the "
+                 "most common of the Joubert syndrome types."},
+        {"id": "subtype", "title": "Joubert syndrome 2",
+         "text": "Joubert syndrome 2 is one type of the disorder, its symptoms caused by one "
+                 "gene, passed on by both parents, and seen in some families more than "
+                 "others."},
+    ]
+    assert first_without_and_with_the_bonus(
+        tmp_path, docs, "What are the symptoms of Joubert syndrome 2 ?") == ("general", "subtype")
+
+
+@pytest.mark.parametrize("text", QUERIES[:-1])
+def test_scores_of_any_document_are_those_its_rank_gives_it(segmented_index, text):
+    from indexer.scoring import Clause, QuestionScores
+
+    builder, model = QueryBuilder(), RankingModel()
+    with IndexStore(segmented_index).open().searcher() as searcher:
+        parsed = builder.build(text)
+        scores = QuestionScores(searcher, parsed.clauses, builder.field_boosts, model,
+                                PostingsCache(1 << 20))
+        scores.add([Clause(("cramp",), 0.3, own=False, feedback=True)])
+        everything = scores.top(searcher.doc_count_all())
+        ranked = dict(everything.hits)
+        docnums = list(range(searcher.reader().doc_count_all()))
+        got, by_words = scores.scores_of(docnums)
+    # Deleted and unmatched documents score 0; the rest as ranked, words or feedback.
+    assert got == pytest.approx([ranked.get(d, 0.0) for d in docnums], rel=1e-12)
+    assert set(np.flatnonzero(by_words)) == set(ranked) - everything.related

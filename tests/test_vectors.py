@@ -139,15 +139,20 @@ NEAR_TIE = {
 }
 
 
-@pytest.fixture
-def near_tie(tmp_path, encoder) -> IndexStore:
+def indexed_with_vectors(tmp_path, encoder, files: dict[str, str]) -> IndexStore:
+    """A store indexing these files ({name: text}) with their vectors."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name, text in NEAR_TIE.items():
+    for name, text in files.items():
         (corpus / name).write_text(text)
     store = IndexStore(tmp_path / "ix")
     index_corpus([corpus], store, encoder=encoder)
     return store
+
+
+@pytest.fixture
+def near_tie(tmp_path, encoder) -> IndexStore:
+    return indexed_with_vectors(tmp_path, encoder, NEAR_TIE)
 
 
 def ranked(store: IndexStore, question: str, weight: float) -> list[str]:
@@ -182,6 +187,50 @@ def test_new_vectors_are_used_at_once_not_after_the_cache_expires(near_tie):
     (near_tie.current_path() / "vectors.npz").unlink()
     after = engine.search(question)
     assert [r.score for r in after.results] != [r.score for r in before.results]
+
+
+# -- articles found by meaning alone join those found by words ----------------------------------
+
+AWAKE = {**NEAR_TIE,
+         # No word of "pain that keeps me awake" (cosine 0.50 to it), nor of the other's (0.22).
+         "insomnia.txt": "Insomnia\n\nInsomnia is trouble falling asleep or staying asleep "
+                         "through the night.\n",
+         "sunburn.txt": "Sunburn\n\nToo much ultraviolet light reddens and blisters the "
+                        "skin.\n"}
+
+
+@pytest.fixture
+def awake(tmp_path, encoder) -> IndexStore:
+    return indexed_with_vectors(tmp_path, encoder, AWAKE)
+
+
+def joined(store: IndexStore, candidates: int, min_cosine: float = 0.4):
+    model = RankingModel(dense_candidates=candidates, meaning_min_cosine=min_cosine)
+    return SearchEngine(Settings(index_dir=store.root), model=model).search(
+        "pain that keeps me awake")
+
+
+def test_an_article_close_in_meaning_joins_though_it_lacks_the_words(awake):
+    assert {r.id for r in joined(awake, 0).results} == {"back", "molar"}
+    page = joined(awake, 10)
+    assert [r.id for r in page.results][2:] == ["insomnia"]
+    assert [r.related for r in page.results] == [False, False, True]
+    assert (page.total, page.matched) == (3, 2)
+
+
+def test_articles_not_close_enough_in_meaning_do_not_join(awake):
+    assert {r.id for r in joined(awake, 10, min_cosine=0.55).results} == {"back", "molar"}
+
+
+def test_at_most_the_set_number_of_articles_join(awake):
+    assert len(joined(awake, 1, min_cosine=0.0).results) == 3
+    assert len(joined(awake, 2, min_cosine=0.0).results) == 4
+
+
+def test_a_question_naming_a_title_gets_no_articles_by_meaning(awake):
+    model = RankingModel(dense_candidates=10, meaning_min_cosine=0.0)
+    page = SearchEngine(Settings(index_dir=awake.root), model=model).search("sunburn")
+    assert [r.id for r in page.results] == ["sunburn"]
 
 
 # -- when no article has the words ------------------------------------------------------------
