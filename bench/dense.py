@@ -36,6 +36,7 @@ search() with and without the re-ranking, side by side in one run.
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import json
@@ -45,7 +46,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 3
@@ -73,24 +76,32 @@ def embedding_speed(encoder, docs: list[str]) -> dict:
     return out
 
 
-def question_cpu(encoder, questions: list[str]) -> dict:
-    """CPU to encode one question, one BLAS thread."""
+def _cpu_per_call(variants: dict[str, Callable[[Any], object]], items: Sequence,
+                  rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
+    """Thread CPU of each variant called on each item, one BLAS thread (as a server process
+    has it), the variants in alternating rounds: {variant: p50 and p95 in ms}."""
     from threadpoolctl import threadpool_limits
 
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in variants}
     with threadpool_limits(limits=1, user_api="blas"):
-        for text in questions:
-            started = time.thread_time()
-            encoder.encode([text])
-            times.append((time.thread_time() - started) * 1000)
-    return _quantiles(times)
+        for _ in range(rounds):
+            for name, call in variants.items():
+                for item in items:
+                    started = time.thread_time()
+                    call(item)
+                    times[name].append((time.thread_time() - started) * 1000)
+    return {name: _quantiles(values) for name, values in times.items()}
+
+
+def question_cpu(encoder, questions: list[str]) -> dict:
+    """CPU to encode one question, one BLAS thread."""
+    return _cpu_per_call({"encode": lambda text: encoder.encode([text])}, questions,
+                         rounds=1)["encode"]
 
 
 def search_figures(index_dir: Path, questions: list[str]) -> dict:
     """Thread CPU per search() by words alone, re-ranked by meaning without and with the
     articles closest in meaning joining (as shipped), alternating rounds, one BLAS thread."""
-    from threadpoolctl import threadpool_limits
-
     from indexer.config import Settings
     from indexer.ranking import RankingModel
     from indexer.search import SearchEngine
@@ -106,15 +117,8 @@ def search_figures(index_dir: Path, questions: list[str]) -> dict:
         engine.warm()
         for text in questions[:20]:
             engine.search(text)
-    times: dict[str, list[float]] = {name: [] for name in engines}
-    with threadpool_limits(limits=1, user_api="blas"):
-        for _ in range(ROUNDS):
-            for name, engine in engines.items():
-                for text in questions:
-                    started = time.thread_time()
-                    engine.search(text)
-                    times[name].append((time.thread_time() - started) * 1000)
-    return {name: _quantiles(values) for name, values in times.items()}
+    return _cpu_per_call({name: engine.search for name, engine in engines.items()},
+                         questions)
 
 
 def serving_figures(index_dir: Path, questions: list[str], rounds: int = 2,
@@ -212,7 +216,6 @@ def nearest_figures(n: int = 100_000, questions: int = 50) -> dict:
     (VectorTable.nearest, as a search joining ranking.DENSE_CANDIDATES of them asks it),
     float16 and float32 tables in alternating rounds, one BLAS thread."""
     import numpy as np
-    from threadpoolctl import threadpool_limits
 
     from indexer.embedding import DIMENSIONS
     from indexer.ranking import DENSE_CANDIDATES, DENSE_DEPTH
@@ -225,15 +228,10 @@ def nearest_figures(n: int = 100_000, questions: int = 50) -> dict:
     tables = {"float16": VectorTable(ids, hashes, matrix),
               "float32": VectorTable(ids, hashes, matrix.astype(np.float32))}
     queries = rng.standard_normal((questions, DIMENSIONS)).astype(np.float32)
-    times: dict[str, list[float]] = {name: [] for name in tables}
-    with threadpool_limits(limits=1, user_api="blas"):
-        for _ in range(ROUNDS):
-            for name, table in tables.items():
-                for query in queries:
-                    started = time.thread_time()
-                    table.nearest(query, DENSE_CANDIDATES + DENSE_DEPTH)
-                    times[name].append((time.thread_time() - started) * 1000)
-    return {"articles": n, **{name: _quantiles(t) for name, t in times.items()}}
+    k = DENSE_CANDIDATES + DENSE_DEPTH
+    return {"articles": n, **_cpu_per_call(
+        {name: functools.partial(table.nearest, k=k) for name, table in tables.items()},
+        queries)}
 
 
 def memory_figures() -> dict:

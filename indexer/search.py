@@ -335,16 +335,8 @@ class SearchEngine:
         table = self._dense_table(name)
         if table is None or not len(table):
             return TopDocs(0, [])
-        hits = []
-        for row, cosine in table.nearest(self._dense_encoder().encode([text])[0],
-                                         self.model.meaning_results):
-            if cosine < self.model.meaning_min_cosine:
-                break
-            # A vector may outlive its article by the moment between a commit and the
-            # vectors' update.
-            docnum = searcher.document_number(id=table.ids[row])
-            if docnum is not None:
-                hits.append((docnum, cosine))
+        hits = self._closest(searcher, table, self._dense_encoder().encode([text])[0],
+                             self.model.meaning_results)
         return TopDocs(len(hits), hits, frozenset(d for d, _ in hits), matched=0)
 
     def _corrections(self, searcher, parsed: ParsedQuery, in_context: bool = True
@@ -509,30 +501,34 @@ class SearchEngine:
         question = encoder.encode([text])[0]
         hits, related, total = list(top.hits), set(top.related), top.total
         ids = searcher.reader().column_reader("id")
-        if self.model.dense_candidates > 0:
-            joining = self._closest(searcher, table, question,
-                                    {_as_text(ids[d]) for d, _ in hits})
-            if joining:
-                found, by_words = scores.scores_of(joining)
-                hits += [(d, float(s)) for d, s in zip(joining, found, strict=True)]
-                related.update(d for d, w in zip(joining, by_words, strict=True) if not w)
-                total += int(np.count_nonzero(found == 0))
+        hit_ids = [_as_text(ids[d]) for d, _ in hits]
+        joining = self._closest(searcher, table, question, self.model.dense_candidates,
+                                taken=set(hit_ids))
+        if joining:
+            docnums = [d for d, _ in joining]
+            found, by_words = scores.scores_of(docnums)
+            hits += [(d, float(s)) for d, s in zip(docnums, found, strict=True)]
+            hit_ids += [_as_text(ids[d]) for d in docnums]
+            related.update(d for d, w in zip(docnums, by_words, strict=True) if not w)
+            total += int(np.count_nonzero(found == 0))
         if len(hits) < 2:
             return top
-        cosines = table.cosines([_as_text(ids[d]) for d, _ in hits], question)
+        cosines = table.cosines(hit_ids, question)
         fused = fuse(np.array([s for _, s in hits]), cosines, self.model.dense_weight)
         # Stable: documents the model cannot tell apart keep their order by words.
         order = np.argsort(-fused, kind="stable")
         return TopDocs(total, [(hits[i][0], float(fused[i])) for i in order],
                        frozenset(related), top.matched)
 
-    def _closest(self, searcher, table: VectorTable, question: np.ndarray,
-                 taken: set[str]) -> list[int]:
-        """Document numbers of the model.dense_candidates articles closest to the question
-        (at least model.meaning_min_cosine close) whose ids are not `taken`."""
-        out: list[int] = []
-        for row, cosine in table.nearest(question, self.model.dense_candidates + len(taken)):
-            if cosine < self.model.meaning_min_cosine or len(out) >= self.model.dense_candidates:
+    def _closest(self, searcher, table: VectorTable, question: np.ndarray, k: int,
+                 taken: frozenset[str] | set[str] = frozenset()) -> list[tuple[int, float]]:
+        """(document number, cosine) of the k articles closest to the question, of those
+        at least model.meaning_min_cosine close whose ids are not `taken`; closest first."""
+        out: list[tuple[int, float]] = []
+        if k <= 0:
+            return out
+        for row, cosine in table.nearest(question, k + len(taken)):
+            if cosine < self.model.meaning_min_cosine or len(out) >= k:
                 break
             if table.ids[row] in taken:
                 continue
@@ -540,7 +536,7 @@ class SearchEngine:
             # vectors' update.
             docnum = searcher.document_number(id=table.ids[row])
             if docnum is not None:
-                out.append(docnum)
+                out.append((docnum, cosine))
         return out
 
     def _dense_table(self, name: str | None) -> VectorTable | None:
