@@ -148,9 +148,9 @@ def medquad(split: str = "test", n: int = MEDQUAD_SAMPLE) -> Dataset:
 
 
 def medquad_askers() -> dict[str, set[str]]:
-    """A question's words, lowercased (indexer.article.opening_key) -> the ids of every
+    """A question's words, lowercased (indexer.corpus.article.opening_key) -> the ids of every
     MedQuAD document (with an answer) asking it."""
-    from indexer.article import opening_key
+    from indexer.corpus.article import opening_key
 
     askers: dict[str, set[str]] = {}
     for rec in read_jsonl(MEDQUAD / "corpus.jsonl.gz"):

@@ -103,7 +103,7 @@ def search_figures(index_dir: Path, questions: list[str]) -> dict:
     """Thread CPU per search() by words alone, re-ranked by meaning without and with the
     articles closest in meaning joining (as shipped), alternating rounds, one BLAS thread."""
     from indexer.config import Settings
-    from indexer.ranking import RankingModel
+    from indexer.ranking.model import RankingModel
     from indexer.search import SearchEngine
 
     engines = {
@@ -136,7 +136,7 @@ def serving_figures(index_dir: Path, questions: list[str], rounds: int = 2,
                 env = {**os.environ, "HEALTHSEARCH_DENSE": dense,
                        "HEALTHSEARCH_CACHE_SIZE": "0"}
                 server = subprocess.Popen(
-                    [sys.executable, "-m", "indexer", "serve", "--index-dir", str(index_dir),
+                    [sys.executable, "-m", "healthsearch", "serve", "--index-dir", str(index_dir),
                      "--port", str(port), "--processes", "1", "--threads", "4"],
                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 try:
@@ -192,14 +192,14 @@ def threshold_figures(encoder, sets: list) -> dict:
     import numpy as np
 
     from bench.peers import our_index
-    from indexer.ranking import MEANING_MIN_COSINE
-    from indexer.store import IndexStore
-    from indexer.vectors import VectorTable
+    from indexer.ranking.encoder import MODEL_NAME
+    from indexer.ranking.model import MEANING_MIN_COSINE
+    from indexer.storage import IndexStore, VectorTable
 
     out: dict[str, object] = {"min_cosine": MEANING_MIN_COSINE}
     junk = encoder.encode(not_health_questions())
     for ds, n in sets:
-        table = VectorTable.read(IndexStore(our_index(ds)).current_path())
+        table = VectorTable.read(IndexStore(our_index(ds)).current_path(), MODEL_NAME)
         matrix = table.matrix.astype(np.float32)
         questions = encoder.encode(list(ds.queries.values())[:n])
         best = (questions @ matrix.T).max(axis=1)
@@ -217,16 +217,16 @@ def nearest_figures(n: int = 100_000, questions: int = 50) -> dict:
     float16 and float32 tables in alternating rounds, one BLAS thread."""
     import numpy as np
 
-    from indexer.embedding import DIMENSIONS
-    from indexer.ranking import DENSE_CANDIDATES, DENSE_DEPTH
-    from indexer.vectors import VectorTable
+    from indexer.ranking.encoder import DIMENSIONS, MODEL_NAME
+    from indexer.ranking.model import DENSE_CANDIDATES, DENSE_DEPTH
+    from indexer.storage import VectorTable
 
     rng = np.random.default_rng(1)
     ids, hashes = [f"doc-{i}" for i in range(n)], ["0" * 40] * n
     matrix = rng.standard_normal((n, DIMENSIONS)).astype(np.float16)
     # As stored (float16), and as the search engine reads it (float32).
-    tables = {"float16": VectorTable(ids, hashes, matrix),
-              "float32": VectorTable(ids, hashes, matrix.astype(np.float32))}
+    tables = {"float16": VectorTable(ids, hashes, matrix, MODEL_NAME),
+              "float32": VectorTable(ids, hashes, matrix.astype(np.float32), MODEL_NAME)}
     queries = rng.standard_normal((questions, DIMENSIONS)).astype(np.float32)
     k = DENSE_CANDIDATES + DENSE_DEPTH
     return {"articles": n, **_cpu_per_call(
@@ -239,8 +239,8 @@ def memory_figures() -> dict:
     as the search engine reads it)."""
     import numpy as np
 
-    from indexer.embedding import DIMENSIONS, Encoder
-    from indexer.vectors import VectorTable
+    from indexer.ranking.encoder import DIMENSIONS, MODEL_NAME, Encoder
+    from indexer.storage import VectorTable
 
     gc.collect()
     before = _rss_mb()
@@ -251,11 +251,12 @@ def memory_figures() -> dict:
     n = 100_000
     with tempfile.TemporaryDirectory() as tmp:
         VectorTable([f"doc-{i}" for i in range(n)], ["0" * 40] * n,
-                    rng.standard_normal((n, DIMENSIONS)).astype(np.float16)).write(Path(tmp))
+                    rng.standard_normal((n, DIMENSIONS)).astype(np.float16),
+                    MODEL_NAME).write(Path(tmp))
         gc.collect()
         before_table = _rss_mb()
         # Read as the search engine reads it.
-        table = VectorTable.read(Path(tmp), dtype=np.float32)
+        table = VectorTable.read(Path(tmp), MODEL_NAME, dtype=np.float32)
         with_table = _rss_mb()
     del table
     return {"rss_before_mb": round(before, 1), "rss_with_model_mb": round(with_model, 1),
@@ -290,9 +291,8 @@ def scale_figures(docs: int, questions: dict[str, list[str]], rounds: int = 3) -
 
     from bench import scale as scalegen
     from indexer.build import index_corpus, indexed_entries
-    from indexer.embedding import DIMENSIONS, Encoder
-    from indexer.store import IndexStore
-    from indexer.vectors import VectorTable
+    from indexer.ranking.encoder import DIMENSIONS, MODEL_NAME, Encoder
+    from indexer.storage import IndexStore, VectorTable
 
     scalegen.ensure_corpus(docs, log=lambda msg: print(msg, file=sys.stderr))
     encoder = Encoder.load()
@@ -312,7 +312,7 @@ def scale_figures(docs: int, questions: dict[str, list[str]], rounds: int = 3) -
         ids = sorted(hashes)
         matrix = np.random.default_rng(5).standard_normal((len(ids), DIMENSIONS))
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-        VectorTable(ids, [hashes[i] for i in ids], matrix.astype(np.float16)).write(
+        VectorTable(ids, [hashes[i] for i in ids], matrix.astype(np.float16), MODEL_NAME).write(
             with_vectors.current_path())
         search = {name: search_figures(with_vectors.root, texts)
                   for name, texts in questions.items()}
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench import datasets as data
     from bench.harness import iter_jsonl
     from bench.peers import our_index
-    from indexer.embedding import Encoder, article_text
+    from indexer.ranking.encoder import Encoder, article_text
 
     parser = argparse.ArgumentParser(prog="python -m bench.dense", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -245,7 +245,7 @@ def medquad_ceiling_line(ds) -> str:
     no ranking can beat on them but by luck; how many name no subject, and the R@100 no
     ranking can beat."""
     from bench.datasets import medquad_askers, read_jsonl
-    from indexer.article import opening_key
+    from indexer.corpus.article import opening_key
 
     askers = medquad_askers()
     counts = [max(1, len(askers.get(opening_key(text), ()))) for text in ds.queries.values()]
@@ -431,8 +431,9 @@ TUNE_ROUNDS = 2
 
 def engine_defaults() -> dict:
     """The engine's current constants, in TUNE_GRID's terms."""
-    from indexer import query, ranking
     from indexer.config import Settings
+    from indexer.query import parser as query
+    from indexer.ranking import model as ranking
 
     settings = Settings()
     return {"coord_power": ranking.COORD_POWER, "title_boost": query.TITLE_BOOST,
@@ -455,7 +456,7 @@ _SYNONYMS: dict[str, object] = {}
 def synonym_table(kind: str):
     """The synonym table of a tuning option: none, curated, or curated + MedQuAD's table."""
     from bench.datasets import MEDQUAD_SYNONYMS
-    from indexer.synonyms import SynonymTable
+    from indexer.text.synonyms import SynonymTable
 
     if kind == "none":
         return None
@@ -469,7 +470,7 @@ def variant_factory(config: Mapping):
     """A SearchEngine factory (index dir -> engine) with the given constants."""
     from indexer.config import Settings
     from indexer.query import QueryBuilder
-    from indexer.ranking import MEANING_MIN_COSINE, RankingModel
+    from indexer.ranking.model import MEANING_MIN_COSINE, RankingModel
     from indexer.search import SearchEngine
 
     def make(index_dir: Path):
@@ -523,9 +524,8 @@ TUNE_METRIC = {"nfcorpus-dev": "nDCG@10", "medquad-tune": "MRR@10"}
 TUNE_MARGIN = 0.002
 # Where evaluations of configurations are kept between runs (keyed by the ranking sources).
 TUNE_CACHE_NAME = "tune-scores.json"
-RANKING_SOURCES = ("query.py", "ranking.py", "scoring.py", "postings.py", "search.py",
-                   "synonyms.py", "feedback.py", "spelling.py", "data/lay_terms.tsv",
-                   "embedding.py", "vectors.py")
+# The packages whose code (and data) decide a ranking, besides the index's own sources.
+RANKING_PACKAGES = ("query", "ranking", "search", "storage", "text")
 
 
 def ranking_hash() -> str:
@@ -536,8 +536,11 @@ def ranking_hash() -> str:
     from bench.peers import engine_hash
 
     h = hashlib.sha256(engine_hash().encode())
-    for name in RANKING_SOURCES:
-        h.update((ROOT / "indexer" / name).read_bytes())
+    for package in RANKING_PACKAGES:
+        for path in sorted((ROOT / "indexer" / package).rglob("*")):
+            if path.suffix in (".py", ".tsv"):
+                h.update(str(path.relative_to(ROOT)).encode())
+                h.update(path.read_bytes())
     return h.hexdigest()[:12]
 
 

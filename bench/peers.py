@@ -31,7 +31,8 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 # The engine sources that decide what goes into an index (terms, fields, titles, records):
 # a change to any of them, or to Whoosh, invalidates the cached indexes.
-ENGINE_SOURCES = ("analysis.py", "schema.py", "article.py", "formats.py")
+ENGINE_SOURCES = ("text/analysis.py", "storage/schema.py", "corpus/article.py",
+                  "corpus/teasers.py", "corpus/formats.py")
 
 
 def _tokens(text: str) -> list[str]:
@@ -91,8 +92,8 @@ def our_index(ds: Dataset, workers: int = 2) -> Path:
     """Our engine's index of the data set, built with the real build path (cached), with its
     article vectors when the embedding model is installed."""
     from indexer.build import index_corpus
-    from indexer.embedding import Encoder
-    from indexer.store import IndexStore
+    from indexer.ranking.encoder import Encoder
+    from indexer.storage import IndexStore
 
     encoder = Encoder.load()
 
@@ -111,10 +112,10 @@ def vectors_hash() -> str:
     the text embedded (not how the vectors are searched)."""
     import inspect
 
-    from indexer import vectors
+    from indexer.build import vectors
 
-    h = hashlib.sha256((ROOT / "indexer" / "embedding.py").read_bytes())
-    h.update(inspect.getsource(vectors.stored_texts).encode())
+    h = hashlib.sha256((ROOT / "indexer" / "ranking" / "encoder.py").read_bytes())
+    h.update(inspect.getsource(vectors.embedded_text).encode())
     return h.hexdigest()[:8]
 
 
@@ -122,17 +123,19 @@ def _add_vectors(ds: Dataset, store, encoder) -> None:
     """Vectors for a cached index, reusing those of earlier builds of the same corpus by the
     same model code: embedding a data set takes minutes, rebuilding its index seconds."""
     from indexer.build import indexed_entries
-    from indexer.vectors import VectorTable, update_vectors
+    from indexer.build.vectors import update_vectors
+    from indexer.ranking.encoder import MODEL_NAME
+    from indexer.storage import VectorTable
 
     keep = CACHE / f"vectors-{_corpus_key(ds)}-{vectors_hash()}"
     gen = store.current_path()
     hashes = {i: e.hash for i, e in indexed_entries(store.open()).items()}
-    counts = update_vectors(gen, hashes, encoder, reuse_from=[keep])
+    counts = update_vectors(store.open(), hashes, encoder, reuse_from=[keep])
     if counts.embedded:
         print(f"  {ds.name}: embedded {counts.embedded} articles in {counts.seconds:.1f}s "
               f"({counts.docs_per_second:.1f} docs/s)", flush=True)
         keep.mkdir(parents=True, exist_ok=True)
-        table = VectorTable.read(gen)
+        table = VectorTable.read(gen, MODEL_NAME)
         if table is not None:
             table.write(keep)
 

@@ -18,13 +18,14 @@ from collections.abc import Iterator
 
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-from indexer.store import IndexStore
-from indexer.whoosh_fixes import _whole_weights, postings_pickle
+from indexer.storage import IndexStore
+from indexer.storage.codec import _whole_weights, open_index, postings_pickle
+from indexer.storage.schema import build_schema
 
 
 def raw_blocks(index_dir: str, field: str) -> Iterator[tuple[bytes, int]]:
     """(stored bytes, zlib level) of every posting block of `field` in the index."""
-    ix = IndexStore(index_dir).open()
+    ix = open_index(IndexStore(index_dir).current_path(), build_schema(), use_mmap=True)
     with ix.reader() as reader:
         for segment, _ in reader.leaf_readers():
             if field not in segment.indexed_field_names():
@@ -43,7 +44,7 @@ def raw_blocks(index_dir: str, field: str) -> Iterator[tuple[bytes, int]]:
 
 def _whooshs(data: tuple, shared: dict) -> bytes:
     # As Whoosh's writer pickles a block: weights are floats (an array of them), and the
-    # positions of one-position postings are one shared object each (indexer.schema encodes
+    # positions of one-position postings are one shared object each (indexer.storage.schema encodes
     # them once), which protocol 2's memo writes once per block.
     ids, weights, values = data
     if isinstance(weights, tuple):

@@ -36,7 +36,7 @@ PER_THREAD = 2  # searches in each of the serving threads
 def indexing(args: argparse.Namespace) -> dict:
     """Profile one full build (1 writer) or one incremental run."""
     from indexer.build import index_corpus
-    from indexer.store import IndexStore
+    from indexer.storage import IndexStore
 
     index_dir = Path(args.index_dir)
     if args.what == "build" and index_dir.exists():

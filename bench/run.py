@@ -215,7 +215,7 @@ def ensure_built(corpus: Corpus, key: str, opts: Options) -> dict | None:
         workers = int(key.split("-w")[1])
         # Words only, like the peers' indexes: what article vectors cost is measured on its
         # own (python -m bench.dense).
-        cmd = [PY, "-m", "indexer", "index", *map(str, paths), "--rebuild", "--workers",
+        cmd = [PY, "-m", "healthsearch", "index", *map(str, paths), "--rebuild", "--workers",
                str(workers), "--json", "--quiet", "--no-vectors", "--index-dir", str(index_dir)]
     else:
         cmd = [PY, "-m", "bench.peers_speed", "build", "--engine", key, "--index-dir",
@@ -296,7 +296,7 @@ def incremental(corpus: Corpus, key: str, opts: Options, profile_out: Path | Non
         for revision, (label, numbers) in enumerate(steps, 1):
             changed = scalegen.change_docs(folder, numbers, revision) if numbers else 0
             shards = len({n // scalegen.SHARD_DOCS for n in numbers})
-            cmd = [PY, "-m", "indexer", "index", str(folder), "--json", "--quiet",
+            cmd = [PY, "-m", "healthsearch", "index", str(folder), "--json", "--quiet",
                    "--no-vectors", "--index-dir", str(clone)]
             run = run_measured(cmd, timeout=build_timeout(docs))
             row = {"change": label, "changed": changed, "shards_touched": shards,
@@ -363,7 +363,7 @@ def server_command(engine: str, index_dir: Path, port: int, threads: int,
                    processes: int = 1) -> list[str]:
     """The command serving one engine on localhost (ours may fork several processes)."""
     if engine == "ours":
-        return [PY, "-m", "indexer", "serve", "--port", str(port), "--index-dir",
+        return [PY, "-m", "healthsearch", "serve", "--port", str(port), "--index-dir",
                 str(index_dir), "--threads", str(threads), "--processes", str(processes)]
     return [PY, "-m", "bench.peer_apps", "--engine", engine, "--index-dir", str(index_dir),
             "--port", str(port), "--threads", str(threads)]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-LAY_TABLE = "indexer/data/lay_terms.tsv"
+LAY_TABLE = "indexer/text/data/lay_terms.tsv"
 BRITISH = ("diarrhoea anaemia haemorrhage tumour oesophagus paediatric oedema leukaemia "
            "oestrogen haemoglobin haematoma orthopaedic gynaecology coeliac dyspnoea apnoea "
            "foetus anaesthesia haemophilia behaviour").split()
@@ -49,7 +49,7 @@ def one_edit(word: str, rng: random.Random) -> str:
 
 def question_words(texts: Sequence[str]) -> list[str]:
     """The distinct words (5 letters or more, not stop words) of some questions, sorted."""
-    from indexer.analysis import TOKEN_PATTERN, term_for_word
+    from indexer.text.analysis import TOKEN_PATTERN, term_for_word
 
     return sorted({w.lower() for t in texts for w in TOKEN_PATTERN.findall(t)
                    if len(w) >= 5 and w.isalpha() and term_for_word(w)})
@@ -63,17 +63,17 @@ def measure(engine, own_questions: Sequence[str], other_questions: Sequence[str]
     searched in (or None): a typo counts as fixed by either when it leads to the original
     word; a real word counts as changed only when it is corrected.
     """
-    from indexer.analysis import term_for_word
-    from indexer.spelling import is_known, spelling_variants, suggest
+    from indexer.search.spelling import is_known, suggest, with_spelling_variants
+    from indexer.text.analysis import term_for_word
+    from indexer.text.spelling import spelling_variants
 
-    with engine._borrow() as searcher:
-        reader = searcher.reader()
+    with engine.pool.borrow() as snapshot:
 
         def index_only(word: str) -> tuple[str | None, str | None]:
-            return suggest(reader, [word], engine._vocabulary).get(word), None
+            return suggest(snapshot, [word]).get(word), None
 
         def shipped(word: str) -> tuple[str | None, str | None]:
-            parsed = engine._with_spelling_variants(searcher, engine.builder.build(word))
+            parsed = with_spelling_variants(snapshot, engine.builder.build(word))
             variants = [v for w, v in parsed.expansions
                         if w == word.lower() and v in spelling_variants(word)]
             return (engine.search(word, per_page=1).suggestion,
@@ -81,16 +81,16 @@ def measure(engine, own_questions: Sequence[str], other_questions: Sequence[str]
 
         policies: dict[str, Callable[[str], tuple[str | None, str | None]]] = {
             "index vocabulary only": index_only, "shipped": shipped}
-        known_words = [w for w in question_words(own_questions) if is_known(reader, w)]
+        known_words = [w for w in question_words(own_questions) if is_known(snapshot, w)]
         rng = random.Random(7)
         typos = []
         for word in rng.sample(known_words, min(SAMPLE, len(known_words))):
             typo = one_edit(word, rng)
-            if not is_known(reader, typo):
+            if not is_known(snapshot, typo):
                 typos.append((word, typo))
-        real = [w for w in question_words(other_questions) if not is_known(reader, w)]
-        lay = [w for w in lay_words if not all(is_known(reader, x) for x in w.split())]
-        british = [w for w in BRITISH if not is_known(reader, w)]
+        real = [w for w in question_words(other_questions) if not is_known(snapshot, w)]
+        lay = [w for w in lay_words if not all(is_known(snapshot, x) for x in w.split())]
+        british = [w for w in BRITISH if not is_known(snapshot, w)]
         out: dict[str, dict[str, object]] = {}
         for name, fix in policies.items():
             fixed = wrong = 0
@@ -103,7 +103,7 @@ def measure(engine, own_questions: Sequence[str], other_questions: Sequence[str]
                         wrong += 1
             changed = {w: got for w in real if (got := fix(w)[0])}
             lay_changed = {w: got for w in lay
-                           for x in w.split() if not is_known(reader, x) and (got := fix(x)[0])}
+                           for x in w.split() if not is_known(snapshot, x) and (got := fix(x)[0])}
             british_fixed = sum(1 for w in british if _american(w) in fix(w))
             out[name] = {"typos": len(typos), "fixed": fixed, "wrong": wrong,
                          "real": len(real), "real changed": changed,
@@ -118,20 +118,24 @@ def real_word_errors(engine, own_questions: Sequence[str], other_questions: Sequ
     word (known to the index) replaced by an English word one edit away that the index lacks
     ("breast" -> "brest"), Random(3); restored when the suggestion brings the word's index
     term back. And how many of the other data set's questions, as asked, get a correction."""
-    from indexer.analysis import TOKEN_PATTERN, term_for_word
-    from indexer.search import _apply_fixes
-    from indexer.spelling import edit_distance, english_word_texts, is_known
+    from indexer.search.spelling import (
+        apply_fixes,
+        corrections,
+        is_known,
+        with_spelling_variants,
+    )
+    from indexer.text.analysis import TOKEN_PATTERN, term_for_word
+    from indexer.text.spelling import edit_distance, english_word_texts
 
     english: dict[tuple[str, int], list[str]] = {}
     for word in english_word_texts():
         english.setdefault((word[:1], len(word)), []).append(word)
-    with engine._borrow() as searcher:
-        reader = searcher.reader()
+    with engine.pool.borrow() as snapshot:
 
         def without_context(text: str) -> str | None:
-            parsed = engine._with_spelling_variants(searcher, engine.builder.build(text))
-            fixes = engine._corrections(searcher, parsed, in_context=False)
-            return _apply_fixes(parsed.text, fixes) if fixes else None
+            parsed = with_spelling_variants(snapshot, engine.builder.build(text))
+            fixes = corrections(snapshot, parsed, in_context=False)
+            return apply_fixes(parsed.text, fixes) if fixes else None
 
         def shipped(text: str) -> str | None:
             return engine.search(text, per_page=1).suggestion
@@ -141,13 +145,13 @@ def real_word_errors(engine, own_questions: Sequence[str], other_questions: Sequ
         for text in own_questions:
             words = TOKEN_PATTERN.findall(text)
             places = [i for i, w in enumerate(words)
-                      if len(w) >= 5 and w.isalpha() and term_for_word(w) and is_known(reader, w)]
+                      if len(w) >= 5 and w.isalpha() and term_for_word(w) and is_known(snapshot, w)]
             rng.shuffle(places)
             for i in places:
                 word = words[i].lower()
                 near = [x for n in (len(word) - 1, len(word), len(word) + 1)
                         for x in english.get((word[:1], n), ())
-                        if x != word and edit_distance(x, word) == 1 and not is_known(reader, x)]
+                        if x != word and edit_distance(x, word) == 1 and not is_known(snapshot, x)]
                 if near:
                     cases.append((word, " ".join([*words[:i], rng.choice(near), *words[i + 1:]])))
                     break
@@ -173,7 +177,7 @@ def real_word_errors(engine, own_questions: Sequence[str], other_questions: Sequ
 
 
 def _american(word: str) -> str:
-    from indexer.spelling import american_spelling
+    from indexer.text.spelling import american_spelling
 
     return american_spelling(word)
 

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ENV_PREFIX = "HEALTHSEARCH_"
-# Postings an index writer process holds (indexer.writing's estimate, MB) before it spills a
+# Postings an index writer process holds (indexer.storage.writer's estimate, MB) before it spills a
 # sorted run to disk. Runs are merged back a term at a time, so spilling costs little. The
 # 100k scale corpus, 1 writer, before run blocks shrank to 200 terms, at 32 / 64 / 128 /
 # 1024 MB: 749 / 793 / 792 / 886 docs/s, peak RSS 203 / 193 / 282 / 841 MB
 # (bench/results/2026-12-01-build-pool.md).
 WRITER_MEMORY_MB = 64
+# Waitress threads per server process (see Settings.threads for why so few).
+THREADS = 4
 
 
 def _env(name: str, default: str) -> str:
@@ -40,7 +42,7 @@ class Settings:
     max_file_bytes: int = field(
         default_factory=lambda: int(_env("MAX_FILE_BYTES", str(20 * 1024 * 1024)))
     )
-    # 0 means "as many as pay off" (see indexer.build.auto_workers).
+    # 0 means "as many as pay off" (see indexer.build.apply.auto_workers).
     workers: int = field(default_factory=lambda: int(_env("WORKERS", "0")))
     # Postings an index writer process holds before it spills a sorted run to disk (MB, per
     # writer); see WRITER_MEMORY_MB above for what it trades.
@@ -56,7 +58,7 @@ class Settings:
     # Decoded postings kept per process (MB): words readers ask about again are not re-read.
     postings_cache_mb: int = field(
         default_factory=lambda: int(_env("POSTINGS_CACHE_MB", "64")))
-    # Re-rank the best matches by meaning (sentence embeddings; indexer.embedding) when the
+    # Re-rank the best matches by meaning (sentence embeddings; indexer.ranking.encoder) when the
     # model is installed. The indexer then keeps a vector per article; off, it keeps none.
     dense: bool = field(default_factory=lambda: _env("DENSE", "1") != "0")
     # The embedding model's folder (default: the installed model package's).
@@ -71,7 +73,7 @@ class Settings:
     # more threads only share one core more ways: a question that must be computed waits
     # longer behind the others. 100k scale corpus, 2 processes, replayed log, 32 clients,
     # alternating runs: p95 74-85 ms with 4 threads, 120-121 ms with 8, at equal req/s.
-    threads: int = field(default_factory=lambda: int(_env("THREADS", "4")))
+    threads: int = field(default_factory=lambda: int(_env("THREADS", str(THREADS))))
     # Server processes sharing the port (0: one per core).
     processes: int = field(default_factory=lambda: int(_env("PROCESSES", "1")))
     # C allocator arenas a server process may use (0: glibc's default, up to 8 per core).

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from indexer.build import index_corpus
-from indexer.store import IndexStore
+from indexer.storage import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,8 +124,9 @@ class Server:
         env["HEALTHSEARCH_PER_PAGE"] = "10"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "indexer", "serve", "--host", "127.0.0.1", "--processes", "1",
-             "--port", str(self.port), "--index-dir", str(self.index_dir), "--threads", "4"],
+            [sys.executable, "-m", "healthsearch", "serve", "--host", "127.0.0.1",
+             "--processes", "1", "--port", str(self.port), "--index-dir", str(self.index_dir),
+             "--threads", "4"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         return self

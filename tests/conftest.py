@@ -10,9 +10,9 @@ import pytest
 
 from indexer.build import index_corpus
 from indexer.config import Settings
-from indexer.embedding import Encoder
+from indexer.ranking.encoder import Encoder
 from indexer.search import SearchEngine
-from indexer.store import IndexStore
+from indexer.storage import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

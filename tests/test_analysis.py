@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from indexer.analysis import analyze, strip_teaser_fragment
+from indexer.corpus.teasers import strip_teaser_fragment
+from indexer.text.analysis import analyze
 
 
 def test_one_character_words_are_indexed():
@@ -37,7 +38,7 @@ def test_analyze_gives_what_the_whoosh_analyzer_gives():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from indexer.analysis import build_analyzer
+    from indexer.storage.schema import build_analyzer
 
     analyzer = build_analyzer()
 
@@ -51,7 +52,7 @@ def test_analyze_gives_what_the_whoosh_analyzer_gives():
 
 
 def test_negations_are_stop_words_however_they_are_typed():
-    from indexer.analysis import analyze
+    from indexer.text.analysis import analyze
 
     assert analyze("I can't sleep") == analyze("I cannot sleep") == ["sleep"]
     assert analyze("dont doesnt wont") == []

@@ -11,9 +11,10 @@ import pytest
 
 from indexer.build import NothingToIndex, index_corpus
 from indexer.config import Settings
+from indexer.ranking.encoder import MODEL_NAME
 from indexer.search import SearchEngine
-from indexer.stats import index_stats
-from indexer.store import IndexBusy, IndexStore
+from indexer.storage import IndexBusy, IndexStore
+from indexer.storage.stats import index_stats
 from tests.conftest import CORPUS, ROOT
 
 
@@ -24,7 +25,7 @@ def search_ids(index_dir, query):
 def test_shipped_corpus_indexes_one_article_and_fifteen_teasers(store):
     summary = index_corpus([CORPUS], store)
     assert (summary.added, summary.skipped) == (16, [])
-    stats = index_stats(store)
+    stats = index_stats(store, MODEL_NAME)
     assert (stats["entries"], stats["articles"], stats["teasers"]) == (16, 1, 15)
 
 
@@ -53,7 +54,7 @@ def test_incremental_add_change_delete(corpus_dir, store):
     summary = index_corpus([corpus_dir], store)
     assert (summary.added, summary.updated, summary.deleted) == (0, 0, 1)
     assert search_ids(store.root, "urate") == []
-    assert index_stats(store)["entries"] == 17
+    assert index_stats(store, MODEL_NAME)["entries"] == 17
 
 
 def test_removing_a_teaser_line_deletes_only_that_teaser(corpus_dir, store):
@@ -83,19 +84,19 @@ def test_teaser_that_opens_a_full_article_is_merged_into_it(tmp_path, store):
         "that originates in the stomach lining.</p></body></html>")
     summary = index_corpus([corpus], store)
     assert summary.merged == 1
-    stats = index_stats(store)
+    stats = index_stats(store, MODEL_NAME)
     assert (stats["articles"], stats["teasers"]) == (1, 1)
     assert search_ids(store.root, "gastric cancer") == ["gastric"]
 
     # The article goes; the teaser comes back on the next incremental run.
     (corpus / "gastric.html").unlink()
     index_corpus([corpus], store)
-    assert index_stats(store)["teasers"] == 2
+    assert index_stats(store, MODEL_NAME)["teasers"] == 2
 
 
 def test_a_teaser_longer_than_the_merge_key_merges_into_an_article_added_later(tmp_path,
                                                                                 store):
-    from indexer.article import MERGE_KEY_CHARS
+    from indexer.corpus.article import MERGE_KEY_CHARS
 
     opening = ("Gout is a form of inflammatory arthritis that develops in some people who "
                "have high levels of uric acid in the blood, and the acid can form needle-like "
@@ -106,12 +107,13 @@ def test_a_teaser_longer_than_the_merge_key_merges_into_an_article_added_later(t
     corpus.mkdir()
     (corpus / "digest.txt").write_text(opening + " in the big t...\n")
     index_corpus([corpus], store)
-    assert index_stats(store)["teasers"] == 1
+    assert index_stats(store, MODEL_NAME)["teasers"] == 1
     (corpus / "gout.html").write_text(
         f"<html><body><h1>Gout</h1><p>{opening} in the big toe.</p></body></html>")
     summary = index_corpus([corpus], store)  # incremental: keys read back from the index
     assert summary.merged == 1
-    assert (index_stats(store)["articles"], index_stats(store)["teasers"]) == (1, 0)
+    stats = index_stats(store, MODEL_NAME)
+    assert (stats["articles"], stats["teasers"]) == (1, 0)
 
 
 def test_broken_files_are_skipped_with_reasons_and_the_rest_indexed(tmp_path, store):
@@ -133,7 +135,8 @@ def test_broken_files_are_skipped_with_reasons_and_the_rest_indexed(tmp_path, st
     assert "binary" in reasons["binary.html"] and "empty" in reasons["empty.html"]
     assert "size cap" in reasons["huge.txt"] and "invalid JSON" in reasons["records.jsonl:2"]
     assert summary.added == 3
-    assert search_ids(store.root, "measles mumps rubella") and index_stats(store)["entries"] == 3
+    assert search_ids(store.root, "measles mumps rubella")
+    assert index_stats(store, MODEL_NAME)["entries"] == 3
 
 
 def test_duplicate_ids_across_files_are_indexed_once(tmp_path, store):
@@ -167,7 +170,7 @@ def test_two_workers_build_the_same_index(tmp_path):
     one, two = IndexStore(tmp_path / "one"), IndexStore(tmp_path / "two")
     index_corpus([CORPUS], one, workers=1)
     index_corpus([CORPUS], two, workers=2)
-    assert index_stats(one)["entries"] == index_stats(two)["entries"] == 16
+    assert index_stats(one, MODEL_NAME)["entries"] == index_stats(two, MODEL_NAME)["entries"] == 16
     assert search_ids(one.root, "calcium cramps") == search_ids(two.root, "calcium cramps")
 
 
@@ -211,7 +214,7 @@ def test_cli_memory_flag_sets_the_writer_pool(tmp_path):
 
 
 def run_cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "indexer", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "healthsearch", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -266,7 +269,7 @@ def test_cli_search_prints_results_and_json(tmp_path):
 
 def test_a_rebuild_writes_articles_while_the_corpus_is_still_being_read(tmp_path, store,
                                                                          monkeypatch):
-    import indexer.build as build
+    import indexer.build.apply as build
 
     corpus = tmp_path / "many"
     corpus.mkdir()
@@ -291,7 +294,7 @@ def test_a_rebuild_writes_articles_while_the_corpus_is_still_being_read(tmp_path
     index_corpus([corpus], store, rebuild=True, workers=1, progress=progress)
     # Each article goes to the writer as soon as its file is read, not after the whole corpus.
     assert written_after == [1, 2, 3, 4, 5]
-    assert index_stats(store)["entries"] == 5
+    assert index_stats(store, MODEL_NAME)["entries"] == 5
 
 
 def test_a_rebuild_that_finds_nothing_leaves_no_generation_behind(tmp_path, store):
@@ -303,8 +306,8 @@ def test_a_rebuild_that_finds_nothing_leaves_no_generation_behind(tmp_path, stor
 
 
 def test_a_rebuild_reads_back_only_the_articles_a_teaser_may_open(tmp_path, store):
-    from indexer.build import _articles_teasers_may_open, _open_dir
-    from indexer.corpus import read_corpus
+    from indexer.build.apply import _articles_teasers_may_open
+    from indexer.corpus.reading import read_corpus
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -317,7 +320,7 @@ def test_a_rebuild_reads_back_only_the_articles_a_teaser_may_open(tmp_path, stor
     summary = index_corpus([corpus], store, rebuild=True, workers=1)
     assert summary.merged == 1 and summary.added == 3
     teasers = [e for e in read_corpus([corpus], 1 << 20).entries if e.kind == "teaser"]
-    candidates = _articles_teasers_may_open(_open_dir(store.current_path()), teasers)
+    candidates = _articles_teasers_may_open(store.open(store.current_path()), teasers)
     assert [doc_id for doc_id, _ in candidates] == ["gastric"]
     assert candidates[0][1].startswith(teasers[0].merge_key)
 
@@ -342,21 +345,19 @@ def test_a_long_lived_engine_never_answers_from_an_index_replaced_since(corpus_d
 
 
 def test_a_cached_answer_does_not_wait_for_a_busy_searcher(engine):
+    import contextlib
     import threading
 
     first = engine.search("insomnia")
-    slots = engine.settings.searchers
-    for _ in range(slots):  # every searcher busy, as with slow questions being computed
-        engine._slots.acquire()
-    try:
+    with contextlib.ExitStack() as busy:
+        for _ in range(engine.settings.searchers):
+            # Every snapshot borrowed, as by slow questions being computed.
+            busy.enter_context(engine.pool.borrow())
         answers = []
         reader = threading.Thread(target=lambda: answers.append(engine.search("insomnia")))
         reader.start()
         reader.join(timeout=10)
         assert answers and answers[0].results == first.results
-    finally:
-        for _ in range(slots):
-            engine._slots.release()
 
 
 def test_equal_scores_keep_one_order_however_the_index_was_built(tmp_path):

@@ -11,9 +11,10 @@ import time
 
 from indexer.build import index_corpus
 from indexer.config import Settings
+from indexer.ranking.encoder import MODEL_NAME
 from indexer.search import SearchEngine
-from indexer.stats import index_stats
-from indexer.store import IndexStore
+from indexer.storage import IndexStore
+from indexer.storage.stats import index_stats
 from tests.conftest import ROOT
 
 WORDS = ("asthma bronchitis cough fever migraine insulin diabetes tendon cramp calcium "
@@ -44,7 +45,7 @@ def test_sigkill_during_rebuild_leaves_the_old_index_searchable(tmp_path):
 
     write_corpus(corpus, 4000, seed=8, tag="v2")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "indexer", "index", str(corpus), "--rebuild", "--quiet",
+        [sys.executable, "-m", "healthsearch", "index", str(corpus), "--rebuild", "--quiet",
          "--no-vectors", "--index-dir", str(store.root)], cwd=ROOT)
     # Kill once the new generation exists and is being written, well before it can finish.
     deadline = time.monotonic() + 30
@@ -57,8 +58,8 @@ def test_sigkill_during_rebuild_leaves_the_old_index_searchable(tmp_path):
 
     assert store.current_name() == live
     assert snapshot(store.root) == before
-    assert index_stats(store)["entries"] == 300
+    assert index_stats(store, MODEL_NAME)["entries"] == 300
 
     summary = index_corpus([corpus], store, rebuild=True)
     assert summary.recovered_lock_pid == proc.pid
-    assert index_stats(store)["entries"] == 4000
+    assert index_stats(store, MODEL_NAME)["entries"] == 4000

@@ -7,7 +7,7 @@ import logging
 
 import numpy as np
 
-from indexer.embedding import ARTICLE_CHARS, DIMENSIONS, Encoder, article_text
+from indexer.ranking.encoder import ARTICLE_CHARS, DIMENSIONS, Encoder, article_text
 from tests.conftest import FIXTURES
 
 

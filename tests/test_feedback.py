@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.feedback import feedback_terms, is_navigational
+from indexer.ranking.feedback import feedback_terms, is_navigational
 from tests.test_scoring import _engine_over
 
 

@@ -7,9 +7,15 @@ import json
 
 import pytest
 
-from indexer.article import TEASER, derive_title, make_entry
-from indexer.corpus import SourceFile, read_file
-from indexer.formats import FormatError, parse_digest, parse_health_xml, parse_html, parse_jsonl
+from indexer.corpus.article import TEASER, derive_title, make_entry
+from indexer.corpus.formats import (
+    FormatError,
+    parse_digest,
+    parse_health_xml,
+    parse_html,
+    parse_jsonl,
+)
+from indexer.corpus.reading import SourceFile, read_file
 from tests.conftest import CORPUS, DATA, FIXTURES, SEED_QUESTION, need
 
 

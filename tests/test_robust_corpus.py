@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 
 from indexer.build import indexed_entries
 from indexer.config import Settings
-from indexer.corpus import SUPPORTED, SourceFile, read_file
-from indexer.formats import (
+from indexer.corpus.formats import (
     FormatError,
     RecordError,
     decode_bytes,
@@ -33,8 +32,9 @@ from indexer.formats import (
     parse_jsonl,
     safe_url,
 )
+from indexer.corpus.reading import SUPPORTED, SourceFile, read_file
 from indexer.search import SearchEngine
-from indexer.store import IndexStore
+from indexer.storage import IndexStore
 from tests.adversarial import write_adversarial_corpus
 from tests.conftest import ROOT
 
@@ -43,7 +43,7 @@ RUN_LIMIT_S = 120  # a run that has not finished by then is hung
 
 def run_index(corpus: Path, index_dir: Path, max_bytes: int, *extra: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-m", "indexer", "index", str(corpus), "--index-dir", str(index_dir),
+        [sys.executable, "-m", "healthsearch", "index", str(corpus), "--index-dir", str(index_dir),
          "--max-file-size", f"{max_bytes / (1024 * 1024):.9f}", "--json", "--quiet",
          "--workers", "1", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_S)
@@ -129,7 +129,7 @@ def test_a_second_run_writes_nothing_and_reports_the_same(adversarial, tmp_path)
 def test_a_strict_run_fails_and_names_what_it_skipped(adversarial):
     manifest, index_dir, _ = adversarial
     out = subprocess.run(
-        [sys.executable, "-m", "indexer", "index", str(manifest.root), "--index-dir",
+        [sys.executable, "-m", "healthsearch", "index", str(manifest.root), "--index-dir",
          str(index_dir), "--quiet", "--strict", "--workers", "1", "--max-file-size",
          f"{manifest.max_bytes / (1024 * 1024):.9f}"],
         cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_S)
@@ -195,7 +195,7 @@ def test_a_gzip_bomb_without_line_breaks_is_skipped_in_bounded_memory(tmp_path):
     script = textwrap.dedent(f"""
         import json, resource
         from pathlib import Path
-        from indexer.corpus import SourceFile, read_file
+        from indexer.corpus.reading import SourceFile, read_file
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = read_file(SourceFile(Path({str(path)!r}), "bomb"), 1 << 20)
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

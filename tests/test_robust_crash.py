@@ -34,7 +34,8 @@ import pytest
 from indexer.build import index_corpus, indexed_entries
 from indexer.config import Settings
 from indexer.search import SearchEngine
-from indexer.store import LOCK, IndexStore
+from indexer.storage import IndexStore
+from indexer.storage.generations import LOCK
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -120,7 +121,7 @@ def indexer(corpus: Path, index_dir: Path, *extra: str) -> psutil.Popen:
     # Words only: these runs are killed and timed by the thousand-article index; vectors are
     # saved and resumed on their own (tests/test_vectors.py).
     proc = psutil.Popen(
-        [sys.executable, "-m", "indexer", "index", str(corpus), "--index-dir", str(index_dir),
+        [sys.executable, "-m", "healthsearch", "index", str(corpus), "--index-dir", str(index_dir),
          "--quiet", "--no-vectors", *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
@@ -324,7 +325,7 @@ def test_a_second_indexer_exits_at_once_with_a_clear_error(states):
     try:
         started = time.monotonic()
         second = subprocess.run(
-            [sys.executable, "-m", "indexer", "index", str(states["corpus"]), "--index-dir",
+            [sys.executable, "-m", "healthsearch", "index", str(states["corpus"]), "--index-dir",
              str(ix), "--quiet", "--no-vectors"],
             cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_S)
         elapsed = time.monotonic() - started

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from indexer.build import index_corpus
 from indexer.config import Settings
 from indexer.search import MAX_PAGE, SearchEngine
-from indexer.snippets import make_snippet
-from indexer.store import IndexStore
+from indexer.search.snippets import make_snippet
+from indexer.storage import IndexStore
 from tests.conftest import CORPUS
 from webapp import create_app
 

@@ -26,7 +26,7 @@ import psutil
 import pytest
 
 from indexer.build import index_corpus
-from indexer.store import IndexStore
+from indexer.storage import IndexStore
 from tests.conftest import ROOT
 from tests.test_robust_crash import NEW_WORD, WORDS, doc_set, write_corpus
 
@@ -57,7 +57,7 @@ class Server:
         self.log_path = index_dir.parent / f"server-{self.port}.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "indexer", "serve", "--host", "127.0.0.1", "--port",
+            [sys.executable, "-m", "healthsearch", "serve", "--host", "127.0.0.1", "--port",
              str(self.port), "--index-dir", str(index_dir), "--threads", str(threads),
              "--processes", "1"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
@@ -174,7 +174,7 @@ def wait_until(condition, limit: float = 20) -> float:
 
 def run_indexer(corpus: Path, index_dir: Path, *flags: str) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "indexer", "index", str(corpus), "--index-dir", str(index_dir),
+        [sys.executable, "-m", "healthsearch", "index", str(corpus), "--index-dir", str(index_dir),
          "--quiet", "--no-vectors", *flags],
         cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_S)
     assert out.returncode == 0, out.stderr

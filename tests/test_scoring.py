@@ -11,23 +11,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from whoosh.scoring import bm25 as whoosh_bm25
 
-from indexer.article import make_entry
-from indexer.build import document_fields, index_corpus
+from indexer.build import index_corpus
 from indexer.config import Settings
-from indexer.postings import PostingsCache, column_values, read_postings
+from indexer.corpus.article import make_entry
 from indexer.query import QueryBuilder
-from indexer.ranking import (
-    Ranked,
-    RankingModel,
-    bm25,
-    coordination,
-    coordination_factors,
-    named_by,
-    named_titles,
-)
-from indexer.scoring import QuestionScores, score_clauses
+from indexer.query.types import Clause
+from indexer.ranking import pipeline
+from indexer.ranking.formulas import bm25, coordination_factors, named_by, named_titles
+from indexer.ranking.lexical import QuestionScores, score_clauses
+from indexer.ranking.model import RankingModel
 from indexer.search import SearchEngine
-from indexer.store import IndexStore
+from indexer.storage import IndexStore, PostingsCache, Snapshot
+from indexer.storage.codec import column_values, read_postings
+from tests.oracle import coordination, whoosh_searcher, whoosh_top
 
 WORDS = ("gout tendon cramp calcium insomnia renal gastric tumour fever cough rash asthma "
          "diabetes insulin migraine nausea vitamin sleep pain swelling").split()
@@ -68,22 +64,19 @@ def segmented_index(tmp_path_factory):
     rnd = random.Random(4)
     writer = store.open().writer()
     for doc_id in ("d5", "d6", "d7", "d300"):
-        writer.delete_by_term("id", doc_id)
+        writer.delete(doc_id)
     for i in range(120):
         body = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(3, 200))) + "."
-        writer.add_document(**document_fields(make_entry(
-            id=f"n{i}", title=rnd.choice(WORDS), body=body, source="n.jsonl")))
+        writer.add(make_entry(id=f"n{i}", title=rnd.choice(WORDS), body=body,
+                              source="n.jsonl"))
     writer.commit(merge=False)
     return root / "index"
 
 
-def _whoosh_top(searcher, parsed, model, limit):
-    ranked = Ranked(parsed.query, parsed.own, power=model.coord_power,
-                    teaser_factor=model.teaser_factor)
-    results = searcher.search(ranked, limit=limit, optimize=False)
-    # len(results) undercounts once a limit is set (a Whoosh 2.7 quirk): count the matches.
-    total = sum(1 for _ in searcher.docs_for_query(parsed.query))
-    return total, [(hit.docnum, hit.score) for hit in results]
+def _snapshot(index, model: RankingModel | None = None) -> Snapshot:
+    """A snapshot of the index's live generation, with a cache of its own."""
+    model = model or RankingModel()
+    return IndexStore(index).open().snapshot(PostingsCache(1 << 20), model.bm25)
 
 
 QUERIES = ["gout", "gout tendon", "calcium insomnia renal", "fever cough rash asthma pain",
@@ -96,14 +89,12 @@ def _arrays_and_whoosh(index, text: str):
     # Whoosh's Ranked query counts matched words; the array scorer can do the same.
     builder, model = QueryBuilder(), RankingModel(coord_by_idf=False)
     parsed = builder.build(text)
-    with IndexStore(index).open().searcher(weighting=SearchEngine(Settings(
-            index_dir=index)).weighting_model) as searcher:
+    with whoosh_searcher(index, model) as searcher:
         assert len(searcher.leaf_searchers()) > 1, "the fixture should have several segments"
         assert searcher.reader().has_deletions(), "the fixture should have deletions"
-        expected = _whoosh_top(searcher, parsed, model, 50)
-        got = QuestionScores(searcher, parsed.clauses, builder.field_boosts, model,
-                             PostingsCache(1 << 20),
-                             match=parsed.query if parsed.syntax else None).top(50)
+        expected = whoosh_top(searcher, builder.whoosh_query(text), parsed.own, model, 50)
+    got = QuestionScores(_snapshot(index, model), parsed.clauses, builder.field_boosts, model,
+                         match=parsed.match if parsed.syntax else None).top(50)
     return parsed, got, expected
 
 
@@ -124,15 +115,16 @@ def test_array_scoring_ranks_as_the_whoosh_query_does(segmented_index, text):
 
 def test_deleted_documents_are_neither_counted_nor_returned(segmented_index):
     engine = SearchEngine(Settings(index_dir=segmented_index, cache_size=0))
-    with engine._borrow() as searcher:
+    with whoosh_searcher(segmented_index) as searcher:
         deleted = set()
         for leaf, offset in searcher.leaf_searchers():
             deleted |= {offset + d for d in leaf.reader().deleted_docs_set}
+    with engine.pool.borrow() as snapshot:
         parsed = engine.builder.build(" ".join(WORDS))
-        top = score_clauses(searcher, parsed.clauses, engine.builder.field_boosts,
-                            engine.model, engine.postings, 10_000)
+        top = score_clauses(snapshot, parsed.clauses, engine.builder.field_boosts,
+                            engine.model, 10_000)
         assert deleted and not deleted & {d for d, _ in top.hits}
-        assert top.total == searcher.doc_count() == len(top.hits)
+        assert top.total == snapshot.doc_count() == len(top.hits)
 
 
 def test_a_teaser_scores_below_a_full_article_matching_as_well(tmp_path):
@@ -145,7 +137,7 @@ def test_a_teaser_scores_below_a_full_article_matching_as_well(tmp_path):
 
 
 def test_postings_arrays_hold_what_whoosh_matchers_walk(segmented_index):
-    with IndexStore(segmented_index).open().searcher() as searcher:
+    with whoosh_searcher(segmented_index) as searcher:
         for leaf, _ in searcher.leaf_searchers():
             reader = leaf.reader()
             for term in ("gout", "sleep", "asthma"):
@@ -167,10 +159,10 @@ def test_postings_arrays_hold_what_whoosh_matchers_walk(segmented_index):
 
 def test_postings_cache_stays_within_its_byte_budget(segmented_index):
     cache = PostingsCache(4096)
-    with IndexStore(segmented_index).open().searcher() as searcher:
-        for leaf, _ in searcher.leaf_searchers():
-            for term in WORDS:
-                cache.postings(leaf.reader(), "body", term)
+    snapshot = IndexStore(segmented_index).open().snapshot(cache, RankingModel().bm25)
+    for segment in snapshot.segments:
+        for term in WORDS:
+            segment.postings("body", term)
     assert 0 < cache.nbytes <= 4096
 
 
@@ -247,19 +239,16 @@ def test_missing_a_common_word_costs_less_than_missing_a_rare_one(tmp_path):
 
 @pytest.mark.parametrize("text", QUERIES[:-1])
 def test_feedback_words_scored_on_top_rank_as_scoring_everything_again(segmented_index, text):
-    from indexer.scoring import Clause, QuestionScores
-
     builder, model = QueryBuilder(), RankingModel()
     extra = [Clause(("cramp",), 0.3, own=False, feedback=True),
              Clause(("nausea",), 0.1, own=False, feedback=True)]
-    with IndexStore(segmented_index).open().searcher() as searcher:
-        parsed = builder.build(text)
-        scores = QuestionScores(searcher, parsed.clauses, builder.field_boosts, model,
-                                PostingsCache(1 << 20))
-        scores.add(extra)
-        got = scores.top(60)
-        expected = score_clauses(searcher, [*parsed.clauses, *extra], builder.field_boosts,
-                                 model, PostingsCache(1 << 20), 60)
+    parsed = builder.build(text)
+    scores = QuestionScores(_snapshot(segmented_index), parsed.clauses, builder.field_boosts,
+                            model)
+    scores.add(extra)
+    got = scores.top(60)
+    expected = score_clauses(_snapshot(segmented_index), [*parsed.clauses, *extra],
+                             builder.field_boosts, model, 60)
     assert (got.total, got.matched, got.related) == (
         expected.total, expected.matched, expected.related)
     assert [d for d, _ in got.hits] == [d for d, _ in expected.hits]
@@ -315,11 +304,12 @@ def test_search_syntax_is_scored_with_arrays_as_whoosh_scores_it(segmented_index
 
 def test_a_field_restricted_word_matches_only_in_that_field(segmented_index):
     engine = SearchEngine(Settings(index_dir=segmented_index, cache_size=0))
-    with engine._borrow() as searcher:
-        expected = sum(1 for _ in searcher.docs_for_query(engine.builder.build(
-            "title:gout").query))
-        titles = {searcher.stored_fields(d)["title"] for d, _ in engine._top(
-            searcher, engine.builder.build("title:gout"), 1000).hits}
+    with whoosh_searcher(segmented_index) as searcher:
+        expected = sum(1 for _ in searcher.docs_for_query(engine.builder.whoosh_query(
+            "title:gout")))
+    with engine.pool.borrow() as snapshot:
+        titles = {snapshot.stored(d)["title"] for d, _ in pipeline.rank(
+            snapshot, engine.builder.build("title:gout"), 1000, engine.ranking).hits}
     assert engine.search("title:gout").total == expected > 0
     assert all("gout" in title.lower() for title in titles)
 
@@ -334,7 +324,7 @@ def test_phrase_matches_are_cached_per_segment(segmented_index):
 
 
 def test_columns_read_in_one_piece_hold_what_whoosh_reads_per_document(segmented_index):
-    with IndexStore(segmented_index).open().searcher() as searcher:
+    with whoosh_searcher(segmented_index) as searcher:
         for leaf, _ in searcher.leaf_searchers():
             reader = leaf.reader()
             for name in ("id", "kind", "source", "hash"):
@@ -402,18 +392,15 @@ def test_the_reader_who_names_a_subtype_gets_the_subtype_first(tmp_path):
 
 @pytest.mark.parametrize("text", QUERIES[:-1])
 def test_scores_of_any_document_are_those_its_rank_gives_it(segmented_index, text):
-    from indexer.scoring import Clause, QuestionScores
-
     builder, model = QueryBuilder(), RankingModel()
-    with IndexStore(segmented_index).open().searcher() as searcher:
-        parsed = builder.build(text)
-        scores = QuestionScores(searcher, parsed.clauses, builder.field_boosts, model,
-                                PostingsCache(1 << 20))
-        scores.add([Clause(("cramp",), 0.3, own=False, feedback=True)])
-        everything = scores.top(searcher.doc_count_all())
-        ranked = dict(everything.hits)
-        docnums = list(range(searcher.reader().doc_count_all()))
-        got, by_words = scores.scores_of(docnums)
+    snapshot = _snapshot(segmented_index)
+    parsed = builder.build(text)
+    scores = QuestionScores(snapshot, parsed.clauses, builder.field_boosts, model)
+    scores.add([Clause(("cramp",), 0.3, own=False, feedback=True)])
+    everything = scores.top(snapshot.doc_count_all())
+    ranked = dict(everything.hits)
+    docnums = list(range(snapshot.doc_count_all()))
+    got, by_words = scores.scores_of(docnums)
     # Deleted and unmatched documents score 0; the rest as ranked, words or feedback.
     assert got == pytest.approx([ranked.get(d, 0.0) for d in docnums], rel=1e-12)
     assert set(np.flatnonzero(by_words)) == set(ranked) - everything.related

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from whoosh import query as q
 
-from indexer.query import MAX_QUERY_CHARS, QueryBuilder, clean_query_text, uses_syntax
-from indexer.spelling import edit_distance
+from indexer.query import QueryBuilder
+from indexer.query.cleaning import MAX_QUERY_CHARS, clean_query_text, uses_syntax
+from indexer.query.types import AllOf, AnyOf
+from indexer.text.spelling import edit_distance
 from tests.conftest import SEED_QUESTION
 
 HAMSTRING = "Many people have experienced twitching hamstrings"
@@ -73,7 +74,7 @@ def test_full_article_is_preferred_over_a_teaser_that_matches_equally(tmp_path):
     from indexer.build import index_corpus
     from indexer.config import Settings
     from indexer.search import SearchEngine
-    from indexer.store import IndexStore
+    from indexer.storage import IndexStore
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -91,7 +92,7 @@ def test_a_word_finds_its_own_article_before_longer_names_that_contain_it(tmp_pa
     from indexer.build import index_corpus
     from indexer.config import Settings
     from indexer.search import SearchEngine
-    from indexer.store import IndexStore
+    from indexer.storage import IndexStore
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -114,7 +115,7 @@ def test_words_an_expansion_shares_with_the_question_count_once(tmp_path):
     from indexer.build import index_corpus
     from indexer.config import Settings
     from indexer.search import SearchEngine
-    from indexer.store import IndexStore
+    from indexer.storage import IndexStore
 
     docs = [{"id": "article", "title": "Breast cancer",
              "text": "Breast cancer is a cancer that starts in the breast."},
@@ -148,13 +149,14 @@ def test_phrases_and_exclusions(engine):
 def test_a_dash_or_plus_not_at_the_start_of_a_word_is_text_not_an_operator(text, searched):
     built = QueryBuilder().build(text)
     assert built.syntax  # the quotes
-    assert "NOT" not in str(built.query) and "MAYBE" not in str(built.query)
+    whoosh = str(QueryBuilder().whoosh_query(text))
+    assert "NOT" not in whoosh and "MAYBE" not in whoosh
     assert searched <= set(built.terms)
 
 
 def test_a_dash_or_plus_at_the_start_of_a_word_is_still_an_operator():
-    assert "ANDNOT" in str(QueryBuilder().build('"crab" lice -pubic').query)
-    assert "ANDMAYBE" in str(QueryBuilder().build('"crab" lice +pubic').query)
+    assert "ANDNOT" in str(QueryBuilder().whoosh_query('"crab" lice -pubic'))
+    assert "ANDMAYBE" in str(QueryBuilder().whoosh_query('"crab" lice +pubic'))
 
 
 def test_question_marks_and_stars_are_punctuation_not_wildcards(engine):
@@ -207,7 +209,7 @@ def test_searcher_sees_an_incremental_update_without_restart(tmp_path):
     from indexer.build import index_corpus
     from indexer.config import Settings
     from indexer.search import SearchEngine
-    from indexer.store import IndexStore
+    from indexer.storage import IndexStore
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -247,7 +249,7 @@ def test_every_matching_document_is_counted_and_the_rarer_word_ranks_first(tmp_p
     from indexer.build import index_corpus
     from indexer.config import Settings
     from indexer.search import SearchEngine
-    from indexer.store import IndexStore
+    from indexer.storage import IndexStore
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -268,7 +270,7 @@ def test_every_matching_document_is_counted_and_the_rarer_word_ranks_first(tmp_p
 
 
 def test_vocabulary_finds_words_within_two_edits_with_the_same_first_letter():
-    from indexer.spelling import Vocabulary
+    from indexer.text.spelling import Vocabulary
 
     vocabulary = Vocabulary({("i", 8): ["insomnia", "insuline"], ("i", 9): ["insomniac"],
                              ("a", 8): ["asomnia"], ("i", 4): ["inso"]})
@@ -283,7 +285,7 @@ def test_corrections_come_from_every_segment(tmp_path):
     from indexer.build import index_corpus
     from indexer.config import Settings
     from indexer.search import SearchEngine
-    from indexer.store import IndexStore
+    from indexer.storage import IndexStore
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -296,8 +298,8 @@ def test_corrections_come_from_every_segment(tmp_path):
                                                 "text": "A hamartoma."}) + "\n")
     index_corpus([corpus], store)
     engine = SearchEngine(Settings(index_dir=tmp_path / "ix"))
-    with engine._borrow() as searcher:
-        assert len(list(searcher.reader().leaf_readers())) == 2
+    with engine.pool.borrow() as snapshot:
+        assert len(snapshot.segments) == 2
     assert engine.search("hamartomma").suggestion == "hamartoma"
     assert engine.search("asthmma").suggestion == "asthma"
 
@@ -320,11 +322,12 @@ def test_a_question_in_capitals_means_its_and_and_or_as_words():
     assert uses_syntax("lipnodes AND liver") and uses_syntax("cancer NOT liver")
     # Quotes still make a phrase; AND and OR between capitals are stop words, not operators.
     shouted = QueryBuilder().build('CAN "LIVER CANCER" AND OR LIPNODES BE FOUND')
-    assert shouted.syntax and isinstance(shouted.query, q.Or)
-    assert isinstance(QueryBuilder().build('can "liver cancer" AND lipnodes').query, q.And)
+    assert shouted.syntax and isinstance(shouted.match, AnyOf)
+    assert isinstance(QueryBuilder().build('can "liver cancer" AND lipnodes').match, AllOf)
 
 
-def test_readers_asking_the_same_question_at_once_share_one_answer(shipped_index):
+def test_readers_asking_the_same_question_at_once_share_one_answer(shipped_index,
+                                                                   monkeypatch):
     import threading
     import time
 
@@ -333,14 +336,16 @@ def test_readers_asking_the_same_question_at_once_share_one_answer(shipped_index
 
     engine = SearchEngine(Settings(index_dir=shipped_index))
     answered = []
-    answer = engine._answer
+    from indexer.search import engine as engine_module
+
+    answer = engine_module.answer
 
     def slow_answer(*args, **kwargs):
         answered.append(1)
         time.sleep(0.3)  # long enough for every reader to ask while the first is answering
         return answer(*args, **kwargs)
 
-    engine._answer = slow_answer
+    monkeypatch.setattr(engine_module, "answer", slow_answer)
     pages = []
     readers = [threading.Thread(target=lambda: pages.append(engine.search("leg cramps")))
                for _ in range(4)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from indexer.analysis import analyze
-from indexer.snippets import highlight, make_snippet
+from indexer.search.snippets import highlight, make_snippet
+from indexer.text.analysis import analyze
 
 
 def weights(*words, w=1.0):
@@ -89,8 +89,8 @@ def test_fast_word_scan_finds_exactly_what_full_analysis_finds():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from indexer.analysis import iter_words
-    from indexer.snippets import _marks
+    from indexer.search.snippets import _marks
+    from indexer.text.analysis import iter_words
 
     words = st.sampled_from(["allergy", "allergies", "Allergic", "tendon", "tendons", "U.S.",
                              "Still's", "can't", "s", "D",
@@ -115,7 +115,7 @@ def test_sentences_holding_marks_are_the_sentences_the_text_is_cut_into():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from indexer.snippets import _marks, _sentences_with_marks, sentence_spans
+    from indexer.search.snippets import _marks, _sentences_with_marks, sentence_spans
 
     pieces = st.sampled_from(["Gout hurts", "tendon", " ", ".", ". ", "!  ", "?\n", "\n\n",
                               "calcium", "x", "  ", "?!", "\t", "\u00a0", "\r\n", "e.g."])
@@ -140,7 +140,7 @@ def test_fast_boundary_scan_cuts_where_the_sentence_pattern_cuts():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from indexer.snippets import _BOUNDARY, _BOUNDARY_FROM_STOP
+    from indexer.search.snippets import _BOUNDARY, _BOUNDARY_FROM_STOP
 
     @settings(max_examples=500, deadline=None)
     @given(st.text(alphabet=st.sampled_from(list(".!?\n \t\r\u00a0\u2029ab")), max_size=60))
@@ -154,7 +154,7 @@ def test_fast_boundary_scan_cuts_where_the_sentence_pattern_cuts():
 
 
 _TIE_SCRIPT = """
-from indexer.snippets import make_snippet
+from indexer.search.snippets import make_snippet
 filler = " ".join(["plain words with nothing asked"] * 5)
 text = (f"First sentence names delta omega kappa, {filler}. "
         f"Second sentence names alpha beta gamma, {filler}.")

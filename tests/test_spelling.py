@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 from indexer.build import index_corpus
 from indexer.config import Settings
 from indexer.search import SearchEngine
-from indexer.spelling import (
+from indexer.search.spelling import suggest
+from indexer.storage import IndexStore
+from indexer.text.spelling import (
     WordList,
     american_spelling,
     english_words,
     flips_meaning,
     spelling_variants,
-    suggest,
 )
-from indexer.store import IndexStore
 
 ARTICLES = {
     "urticaria": ("Urticaria", "Urticaria is an itchy rash of raised welts."),
@@ -49,8 +49,8 @@ def engine(tmp_path_factory) -> SearchEngine:
 
 def index_only(engine: SearchEngine, word: str) -> str | None:
     """What a correction drawn from the index vocabulary alone makes of a word."""
-    with engine._borrow() as searcher:
-        return suggest(searcher.reader(), [word], engine._vocabulary).get(word)
+    with engine.pool.borrow() as snapshot:
+        return suggest(snapshot, [word]).get(word)
 
 
 def test_a_misspelling_is_still_corrected_from_the_index(engine):
@@ -64,9 +64,9 @@ def test_a_british_spelling_finds_the_american_one_without_a_correction(engine):
     assert page.suggestion is None and not page.corrected
     assert page.results[0].title == "Diarrhea"
     assert page.understood == "diarrhoea (also: diarrhea)"
-    with engine._borrow() as searcher:  # where no variant is searched, it is the correction
-        assert suggest(searcher.reader(), ["diarrhoea"], engine._vocabulary,
-                       english_words) == {"diarrhoea": "diarrhea"}
+    with engine.pool.borrow() as snapshot:  # where no variant is searched, it is the correction
+        assert suggest(snapshot, ["diarrhoea"], lexicon=english_words) == {
+            "diarrhoea": "diarrhea"}
 
 
 @pytest.mark.parametrize("typed", ["anemia", "anaemia", "Anaemia"])
@@ -152,7 +152,7 @@ def test_a_word_list_holds_exactly_its_words(words, other):
 
 
 def test_without_the_word_list_searches_still_answer(engine, monkeypatch, caplog):
-    import indexer.spelling as spelling
+    import indexer.text.spelling as spelling
 
     def missing(package):
         raise ModuleNotFoundError(f"No module named {package!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.synonyms import SynonymTable
+from indexer.text.synonyms import SynonymTable
 
 
 def _labels(table: SynonymTable, text: str) -> set[str]:

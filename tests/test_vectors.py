@@ -6,18 +6,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer import vectors
 from indexer.build import index_corpus, indexed_entries
+from indexer.build import vectors as building
+from indexer.build.vectors import stored_texts, update_vectors
 from indexer.config import Settings
-from indexer.ranking import RankingModel, fuse
+from indexer.ranking.encoder import MODEL_NAME
+from indexer.ranking.formulas import fuse
+from indexer.ranking.model import RankingModel
 from indexer.search import SearchEngine
-from indexer.store import IndexStore
-from indexer.vectors import VectorTable, stored_texts, update_vectors
+from indexer.storage import IndexStore, VectorTable
+from indexer.storage import vectors as stored
 from tests.conftest import CORPUS
 
 
 def table_of(store: IndexStore) -> VectorTable:
-    table = VectorTable.read(store.current_path())
+    table = VectorTable.read(store.current_path(), MODEL_NAME)
     assert table is not None
     return table
 
@@ -91,7 +94,7 @@ def test_a_rebuild_reuses_the_vectors_of_unchanged_articles(store, encoder):
 
 def test_an_index_built_without_vectors_gets_them_on_the_next_run(store, encoder):
     index_corpus([CORPUS], store)
-    assert VectorTable.read(store.current_path()) is None
+    assert VectorTable.read(store.current_path(), MODEL_NAME) is None
     summary = index_corpus([CORPUS], store, encoder=encoder)
     assert summary.vectors.embedded == 16
 
@@ -117,13 +120,13 @@ class _FailingEncoder:
 
 def test_embedding_killed_midway_resumes_from_its_last_save(store, encoder, monkeypatch):
     index_corpus([CORPUS], store)
-    monkeypatch.setattr(vectors, "CHUNK_DOCS", 2)
-    monkeypatch.setattr(vectors, "CHECKPOINT_DOCS", 4)
+    monkeypatch.setattr(building, "CHUNK_DOCS", 2)
+    monkeypatch.setattr(building, "CHECKPOINT_DOCS", 4)
     hashes = {i: e.hash for i, e in indexed_entries(store.open()).items()}
     with pytest.raises(KeyboardInterrupt):
-        update_vectors(store.current_path(), hashes, _FailingEncoder(encoder, fail_at=6))
+        update_vectors(store.open(), hashes, _FailingEncoder(encoder, fail_at=6))
     assert len(table_of(store)) == 8  # saved after chunks 2 and 4 of 2 articles each
-    counts = update_vectors(store.current_path(), hashes, encoder)
+    counts = update_vectors(store.open(), hashes, encoder)
     assert (counts.embedded, counts.reused) == (8, 8)
     assert sorted(table_of(store).ids) == sorted(hashes)
 
@@ -257,7 +260,7 @@ def test_an_index_without_vectors_never_loads_the_model(tmp_path):
     engine.warm()
     assert engine.search("itchy flaky scalp").total == 0
     assert engine.search("pain after moving furniture").total
-    assert engine._encoder is None
+    assert not engine.meaning.encoder_loaded
 
 
 def test_search_syntax_that_matches_nothing_is_not_answered_by_meaning(engine):
@@ -267,10 +270,10 @@ def test_search_syntax_that_matches_nothing_is_not_answered_by_meaning(engine):
 def test_nearest_is_the_closest_first_whatever_the_blocks(monkeypatch):
     rng = np.random.default_rng(3)
     matrix = rng.standard_normal((50, 384)).astype(np.float16)
-    table = VectorTable([f"d{i}" for i in range(50)], ["h"] * 50, matrix)
+    table = VectorTable([f"d{i}" for i in range(50)], ["h"] * 50, matrix, MODEL_NAME)
     query = matrix[12].astype(np.float32)
     expected = list(np.argsort(-(matrix.astype(np.float32) @ query), kind="stable"))
-    monkeypatch.setattr(vectors, "NEAREST_BLOCK", 7)  # blocks that do not divide the table
+    monkeypatch.setattr(stored, "NEAREST_BLOCK", 7)  # blocks that do not divide the table
     assert [row for row, _ in table.nearest(query, 10)] == expected[:10]
     assert [row for row, _ in table.nearest(query, 500)] == expected
 
@@ -278,12 +281,12 @@ def test_nearest_is_the_closest_first_whatever_the_blocks(monkeypatch):
 def test_nearest_puts_equally_close_articles_in_row_order():
     matrix = np.random.default_rng(4).standard_normal((50, 384)).astype(np.float16)
     matrix[[4, 30, 41]] = matrix[12]
-    table = VectorTable([f"d{i}" for i in range(50)], ["h"] * 50, matrix)
+    table = VectorTable([f"d{i}" for i in range(50)], ["h"] * 50, matrix, MODEL_NAME)
     query = matrix[12].astype(np.float32)
     assert [row for row, _ in table.nearest(query, 4)] == [4, 12, 30, 41]
 
 
 def test_stats_counts_the_vectors_without_reading_them(store, encoder):
     index_corpus([CORPUS], store, encoder=encoder)
-    assert VectorTable.count(store.current_path()) == 16
-    assert VectorTable.count(store.root) == 0  # no table there
+    assert VectorTable.count(store.current_path(), MODEL_NAME) == 16
+    assert VectorTable.count(store.root, MODEL_NAME) == 0  # no table there

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from whoosh import index as whoosh_index
 from whoosh.writing import SegmentWriter
 
-from indexer.schema import build_schema
-from indexer.writing import FastSegmentWriter, segment_codec
+from indexer.storage import codec
+from indexer.storage.codec import read_postings
+from indexer.storage.schema import build_schema
+from indexer.storage.writer import FastSegmentWriter, segment_codec
 
 WORDS = ("gout tendon cramp calcium insomnia renal gastric tumour fever cough rash asthma "
          "diabetes insulin migraine nausea vitamin sleep pain swelling").split()
+
+
+@pytest.fixture(autouse=True)
+def _codec_fixes():
+    """Whoosh's own writer writes as this engine's codec does (the fixes every way into an
+    index installs), so the two writers' files can be compared byte for byte."""
+    codec.install()
 
 
 def _docs(n: int, seed: int = 1) -> list[dict]:
@@ -114,8 +124,6 @@ def test_inlined_postings_read_back_as_written_and_old_segments_still_read():
 
 def _weights_and_arrays(ix) -> dict:
     """(field, term) -> (Whoosh's matcher weights, this engine's decoded postings)."""
-    from indexer.postings import read_postings
-
     with ix.reader() as reader:
         segment = next(iter(reader.leaf_readers()))[0]
         out = {}
@@ -134,7 +142,7 @@ def _weights_and_arrays(ix) -> dict:
 def test_blocks_written_smaller_read_as_whooshs_own_blocks_do(tmp_path, monkeypatch):
     from whoosh.codec.whoosh3 import W3PostingsWriter
 
-    from indexer.whoosh_fixes import whoosh_write_block
+    from indexer.storage.codec import whoosh_write_block
 
     docs = _docs(300, seed=5)
     ours = _write(tmp_path / "ours", FastSegmentWriter, docs, codec=segment_codec(16))
@@ -223,8 +231,7 @@ def test_one_pass_text_field_indexes_as_whooshs_text_field_does():
     from hypothesis import strategies as st
     from whoosh.fields import TEXT
 
-    from indexer.analysis import build_analyzer
-    from indexer.schema import HealthText
+    from indexer.storage.schema import HealthText, build_analyzer
 
     ours = HealthText(analyzer=build_analyzer(), stored=True, spelling=True)
     theirs = TEXT(analyzer=build_analyzer(), stored=True, spelling=True)
@@ -245,7 +252,7 @@ def test_one_pass_text_field_indexes_as_whooshs_text_field_does():
 def test_positions_are_encoded_as_whoosh_encodes_them():
     from whoosh.formats import Positions
 
-    from indexer.schema import encode_positions
+    from indexer.storage.schema import encode_positions
 
     for positions in ([0], [3], [0, 1, 2], [5, 9, 200, 70000]):
         assert encode_positions(positions) == Positions().encode(positions)
@@ -255,7 +262,7 @@ def test_hash_files_written_with_packed_buckets_equal_whooshs_own():
     from whoosh.filedb.filestore import RamStorage
     from whoosh.filedb.filetables import OrderedHashReader, OrderedHashWriter
 
-    from indexer.whoosh_fixes import PackedBucket
+    from indexer.storage.codec import PackedBucket
 
     storage = RamStorage()
 

@@ -19,7 +19,8 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from indexer.search import MAX_PAGE, SearchEngine
-from indexer.store import NoIndex
+from indexer.search.pages import clamp_page
+from indexer.storage import NoIndex
 
 bp = Blueprint("search", __name__)
 MAX_Q = 2000
@@ -57,7 +58,7 @@ def _page_arg() -> int:
     raw = request.args.get("page", "").strip()
     if not _WHOLE_NUMBER.fullmatch(raw[:12]):
         return 1
-    return max(1, min(int(raw[:12]), MAX_PAGE))
+    return clamp_page(int(raw[:12]))
 
 
 def _exact_arg() -> bool:
@@ -167,41 +168,30 @@ def article(doc_id: str):
 
 @bp.get("/api/search")
 def api_search():
-    """JSON results: query, total, page, per_page, took_ms, suggestion, results.
+    """JSON results: the page as `SearchPage.as_json` gives it (query, understood, total,
+    matched, page, per_page, pages, took_ms, suggestion, corrected, by_meaning, message,
+    results).
 
-    Also `corrected` (the results are for `suggestion`, not the words as typed; pass
-    exact=1 to turn that off), `message` (why there are no results, when there are none) and
-    `matched` (how many of `total` the query's words found; the rest, flagged `related`, share
-    the best matches' words instead).
+    `corrected`: the results are for `suggestion`, not the words as typed (pass exact=1 to
+    turn that off); `message`: why there are no results, when there are none; `matched`: how
+    many of `total` the query's words found (the rest, flagged `related`, share the best
+    matches' words or are close in meaning instead).
     """
     q = request.args.get("q")
     if q is None:
         abort(400, description="q is required")
     if len(q) > MAX_Q:
         abort(400, description=f"q is longer than {MAX_Q} characters")
-    settings = current_app.config["SETTINGS"]
     page = _whole_number("page")
     if page is None:
         page = 1
     if not 1 <= page <= MAX_PAGE:
         abort(400, description=f"page must be between 1 and {MAX_PAGE}")
     per_page = _whole_number("per_page")
-    if per_page is None:
-        per_page = settings.per_page
-    if per_page < 1:
+    if per_page is not None and per_page < 1:
         abort(400, description="per_page must be at least 1")
-    per_page = min(per_page, settings.max_per_page)
     result = engine().search(q, page=page, per_page=per_page, correct=not _exact_arg())
-    data = result.as_json()
-    # A page past the last one has no results (whatever page the index fell back to).
-    results = data["results"] if page <= result.pages else []
-    return jsonify({
-        "query": data["query"], "total": data["total"], "matched": data["matched"],
-        "page": page,
-        "per_page": data["per_page"], "took_ms": data["took_ms"],
-        "suggestion": data["suggestion"], "corrected": data["corrected"],
-        "message": data["message"], "results": results,
-    })
+    return jsonify(result.as_json())
 
 
 @bp.get("/api/suggest")

@@ -1,0 +1,2 @@
+"""The `healthsearch` command: the command line on top of the engine (`indexer`) and the web
+layer (`webapp`)."""

@@ -1,0 +1,224 @@
+"""`healthsearch`: a thin command line over the engine and the web layer (index, stats,
+search, serve)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from indexer.build import NothingToIndex, Progress, index_corpus
+from indexer.config import THREADS, Settings
+from indexer.ranking.encoder import MODEL_NAME
+from indexer.storage import IndexBusy, IndexStore, NoIndex
+from indexer.storage.stats import index_stats
+
+
+class BarProgress(Progress):
+    """A tqdm bar per phase, on standard error, only when it is a terminal."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+
+    def phase(self, name: str, total: int) -> None:
+        self.close()
+        if self.enabled and total:
+            self.bar = tqdm(total=total, desc=f"{name:>9}", unit="doc" if name != "reading"
+                            else "file", file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def advance(self, steps: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(steps)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+index_dir_option = click.option(
+    "--index-dir", type=click.Path(path_type=Path), default=None,
+    help="Index folder [env HEALTHSEARCH_INDEX_DIR; default ./var/index].",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="healthsearch")
+def cli() -> None:
+    """Health-article search: index a corpus, search it, serve it on the web."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@index_dir_option
+@click.option("--rebuild", is_flag=True, help="Build a fresh index and swap it in atomically.")
+@click.option("--workers", type=click.IntRange(0, 16), default=None,
+              help="Writer processes for full builds; 0 picks by corpus size and cores "
+                   "[env HEALTHSEARCH_WORKERS; default 0].")
+@click.option("--memory-mb", type=click.IntRange(8, 65536), default=None,
+              help="Postings each writer process holds in memory before spilling to disk; "
+                   "more is a little faster [env HEALTHSEARCH_WRITER_MEMORY_MB; default 64].")
+@click.option("--max-file-size", "max_file_mb", type=click.FloatRange(0.001), default=None,
+              help="Skip files (and JSON Lines records) larger than this many MB [default 20].")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped.")
+@click.option("--wait", is_flag=True, help="Wait for another running indexer instead of failing.")
+@click.option("--vectors/--no-vectors", default=None,
+              help="Keep a sentence vector per article, for ranking by meaning; only new or "
+                   "changed articles are embedded [env HEALTHSEARCH_DENSE; default on].")
+def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, quiet, strict,
+          wait, vectors) -> None:
+    """Index PATHS (files or folders; default ./corpus), incrementally unless --rebuild."""
+    settings = Settings().with_overrides(
+        index_dir=index_dir, workers=workers, writer_memory_mb=memory_mb,
+        max_file_bytes=int(max_file_mb * 1024 * 1024) if max_file_mb else None,
+        dense=vectors,
+    )
+    roots = list(paths) or list(settings.corpus_paths)
+    store = IndexStore(settings.index_dir)
+    progress = BarProgress(enabled=not quiet and not as_json and sys.stderr.isatty())
+    try:
+        summary = index_corpus(roots, store, rebuild=rebuild, workers=settings.workers,
+                               max_bytes=settings.max_file_bytes, progress=progress, wait=wait,
+                               memory_mb=settings.writer_memory_mb,
+                               encoder=_encoder(settings))
+    except IndexBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    except NothingToIndex as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the index in {store.root}: {exc}") from None
+    if summary.recovered_lock_pid is not None:
+        click.echo(f"note: recovered a lock left by a killed indexer (pid "
+                   f"{summary.recovered_lock_pid}); its unfinished work was discarded",
+                   err=True)
+    if as_json:
+        click.echo(json.dumps(summary.as_json()))
+    else:
+        for skip in summary.skipped:
+            click.echo(f"skipped: {skip.path}: {skip.reason}", err=True)
+        how = "rebuilt" if summary.rebuilt else "updated"
+        click.echo(
+            f"{how} {store.root} ({summary.generation}): {summary.added} added, "
+            f"{summary.updated} updated, {summary.deleted} deleted, {summary.unchanged} "
+            f"unchanged, {summary.merged} teasers merged, {len(summary.skipped)} skipped "
+            f"in {summary.seconds:.2f}s ({summary.docs_per_second:,.0f} docs/s)"
+        )
+        if summary.vectors is not None:
+            v = summary.vectors
+            click.echo(f"vectors: {v.embedded} embedded, {v.reused} reused in {v.seconds:.2f}s")
+    if strict and summary.skipped:
+        sys.exit(3)
+
+
+@cli.command()
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print as one JSON object.")
+def stats(index_dir, as_json) -> None:
+    """What the index holds."""
+    settings = Settings().with_overrides(index_dir=index_dir)
+    try:
+        data = index_stats(IndexStore(settings.index_dir), MODEL_NAME)
+    except NoIndex as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    for key, value in data.items():
+        click.echo(f"{key:>12}: {', '.join(value) if isinstance(value, list) else value}")
+
+
+@cli.command()
+@click.argument("query")
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the results page as JSON.")
+@click.option("--limit", type=click.IntRange(1, 50), default=None, help="Results per page.")
+@click.option("--page", type=click.IntRange(1, 100), default=1, help="Page number.")
+def search(query, index_dir, as_json, limit, page) -> None:
+    """Search the index for QUERY."""
+    from indexer.search import SearchEngine
+
+    settings = Settings().with_overrides(index_dir=index_dir)
+    try:
+        result = SearchEngine(settings).search(query, page=page, per_page=limit)
+    except NoIndex as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.as_json()))
+        return
+    noun = "result" if result.total == 1 else "results"
+    click.echo(f"{result.total} {noun} for “{result.query}” ({result.took_ms:.1f} ms)")
+    if result.message:
+        click.echo(result.message)
+    if result.suggestion and not result.corrected:
+        click.echo(f"Did you mean: {result.suggestion}")
+    start = (result.page - 1) * result.per_page
+    for n, hit in enumerate(result.results, start=start + 1):
+        label = " [teaser]" if hit.kind == "teaser" else ""
+        click.echo(f"\n{n}. {hit.title}{label}  ({hit.id}, score {hit.score:.2f})")
+        click.echo("   " + _terminal_snippet(hit.snippet))
+
+
+def _terminal_snippet(html: str) -> str:
+    from html import unescape
+
+    bold = "\x1b[1m" if sys.stdout.isatty() else "["
+    plain = "\x1b[0m" if sys.stdout.isatty() else "]"
+    return unescape(html.replace("<mark>", bold).replace("</mark>", plain))
+
+
+@cli.command()
+@index_dir_option
+@click.option("--host", default=None, help="Address to listen on [default 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [default 8000].")
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help=f"Threads per process [env HEALTHSEARCH_THREADS; default {THREADS}].")
+@click.option("--processes", type=click.IntRange(0, 32), default=None,
+              help="Server processes sharing the port; 0 = one per core "
+                   "[env HEALTHSEARCH_PROCESSES; default 1].")
+def serve(index_dir, host, port, threads, processes) -> None:
+    """Serve the search site under waitress (building the index first if there is none)."""
+    from webapp.server import run
+
+    settings = Settings().with_overrides(index_dir=index_dir, host=host, port=port,
+                                         threads=threads, processes=processes)
+    store = IndexStore(settings.index_dir)
+    if not store.exists():
+        paths = ", ".join(map(str, settings.corpus_paths))
+        click.echo(f"no index in {store.root}: indexing {paths}", err=True)
+        summary = index_corpus(settings.corpus_paths, store, max_bytes=settings.max_file_bytes,
+                               encoder=_encoder(settings))
+        click.echo(f"indexed {summary.added} entries", err=True)
+    count = settings.processes or os.cpu_count() or 1
+    click.echo(f"serving {store.root} on http://{settings.host}:{settings.port}/ "
+               f"({count} process{'es' if count > 1 else ''} x {settings.threads} threads)",
+               err=True)
+    try:
+        run(settings, processes=count)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+
+
+def _encoder(settings: Settings):
+    """The sentence-embedding model when vectors are on (None, with a warning, if absent)."""
+    if not settings.dense:
+        return None
+    from indexer.ranking.encoder import Encoder
+
+    encoder = Encoder.load(settings.model_dir)
+    if encoder is None:
+        click.echo("note: no sentence-embedding model: articles get no vectors, and search "
+                   "ranks by words alone", err=True)
+    return encoder
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="healthsearch")

@@ -1,5 +1,0 @@
-"""`python -m indexer` runs the command-line interface."""
-
-from indexer.cli import main
-
-main()

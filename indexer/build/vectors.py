@@ -1,0 +1,95 @@
+"""Keeping a generation's article vectors in step with its articles, embedding only those
+that are new or whose text changed.
+
+A vector is keyed by the article's content hash (the one the indexer already keeps to skip
+unchanged entries), so a rebuild or an update reuses every vector whose article did not
+change, from its own generation or the one it replaces: only new or edited articles cost the
+model's time, and an update that changed nothing reads no stored text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from indexer.build.bookkeeping import VectorCounts
+from indexer.build.progress import Progress
+from indexer.corpus.teasers import searchable_text
+from indexer.ranking.encoder import DIMENSIONS, MODEL_NAME, Encoder, article_text
+from indexer.storage import Index, VectorTable
+
+# Articles embedded between two saves of the table: a killed run loses at most this much work.
+CHECKPOINT_DOCS = 2000
+# Articles handed to the model at once (the progress bar moves per chunk).
+CHUNK_DOCS = 64
+
+
+def embedded_text(stored: dict) -> str:
+    """The text an entry is embedded from: its title and the opening of its body, without a
+    teaser's cut-off last word (a fragment, not a word)."""
+    body = searchable_text(stored.get("body", ""), stored.get("kind", ""))
+    return article_text(stored.get("title", ""), body)
+
+
+def stored_texts(index: Index, ids: list[str]) -> dict[str, str]:
+    """{id: text to embed} of the given entries of an index."""
+    return {stored["id"]: embedded_text(stored) for stored in index.stored(ids)}
+
+
+def update_vectors(index: Index, hashes: dict[str, str], encoder: Encoder,
+                   reuse_from: Iterable[Path] = (), progress: Progress | None = None
+                   ) -> VectorCounts:
+    """Give the generation of `index` a vector for each of its entries (`hashes`: {id:
+    content hash}): reused where a table (the generation's own, or those in `reuse_from`) has
+    one for the same content, computed from the stored text otherwise. The table is saved
+    every CHECKPOINT_DOCS articles, so a killed run resumes about where it stopped."""
+    started = time.perf_counter()
+    gen_path = index.path
+    known: dict[str, np.ndarray] = {}
+    own = VectorTable.read(gen_path, MODEL_NAME)
+    for table in (own, *(VectorTable.read(p, MODEL_NAME) for p in reuse_from)):
+        if table is not None:
+            for i, content in enumerate(table.hashes):
+                known.setdefault(content, table.matrix[i])
+    ids = sorted(hashes)
+    contents = [hashes[i] for i in ids]
+    matrix = np.zeros((len(ids), DIMENSIONS), dtype=np.float16)
+    missing = []
+    for row, content in enumerate(contents):
+        vector = known.get(content)
+        if vector is None:
+            missing.append(row)
+        else:
+            matrix[row] = vector
+    known.clear()
+    counts = VectorCounts(reused=len(ids) - len(missing))
+    done = np.ones(len(ids), dtype=bool)
+    done[missing] = False
+    if missing:
+        texts = stored_texts(index, [ids[row] for row in missing])
+        if progress:
+            progress.phase("embedding", len(missing))
+    for start in range(0, len(missing), CHUNK_DOCS):
+        chunk = missing[start:start + CHUNK_DOCS]
+        matrix[chunk] = encoder.encode([texts.get(ids[row], "") for row in chunk])
+        done[chunk] = True
+        counts.embedded += len(chunk)
+        if progress:
+            progress.advance(len(chunk))
+        if counts.embedded % CHECKPOINT_DOCS < CHUNK_DOCS and start + CHUNK_DOCS < len(missing):
+            _table_of(ids, contents, matrix, done).write(gen_path)
+    # Nothing embedded, but entries may have been deleted: rewrite when the table differs.
+    if missing or own is None or own.ids != ids or own.hashes != contents:
+        _table_of(ids, contents, matrix, done).write(gen_path)
+    counts.seconds = time.perf_counter() - started
+    return counts
+
+
+def _table_of(ids: list[str], hashes: list[str], matrix: np.ndarray,
+              done: np.ndarray) -> VectorTable:
+    rows = np.flatnonzero(done)
+    return VectorTable([ids[i] for i in rows], [hashes[i] for i in rows], matrix[rows],
+                       MODEL_NAME)

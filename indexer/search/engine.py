@@ -1,0 +1,153 @@
+"""The search API the web app and the CLI share: `SearchEngine.search()` -> `SearchPage`.
+
+The engine holds what a process shares between its threads: a pool of snapshots of the live
+index (reopened when the index changes), the decoded postings, the result cache, the query
+builder and ranking by meaning's model and vectors. The work itself is elsewhere: answering
+(`indexer.search.answer`: spelling, then `indexer.ranking.pipeline`), pages
+(`indexer.search.pages`), completion (`indexer.search.completion`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from indexer.config import Settings
+from indexer.query.cleaning import clean_query_text
+from indexer.query.parser import QueryBuilder
+from indexer.ranking.meaning import Meaning
+from indexer.ranking.model import RankingModel
+from indexer.ranking.pipeline import RankingContext
+from indexer.search.answer import answer
+from indexer.search.cache import ResultCache
+from indexer.search.completion import complete, normalise_prefix
+from indexer.search.pages import (
+    ArticleView,
+    SearchPage,
+    article_view,
+    clamp_page,
+    clamp_per_page,
+    results_page,
+)
+from indexer.search.pool import SnapshotPool
+from indexer.search.spelling import vocabulary
+from indexer.storage import IndexStore, PostingsCache
+from indexer.text.spelling import english_words
+from indexer.text.synonyms import SynonymTable
+
+
+class SearchEngine:
+    """Searches one index folder. Thread-safe; one instance serves a whole process."""
+
+    def __init__(self, settings: Settings | None = None, *, synonyms: SynonymTable | None = None,
+                 builder: QueryBuilder | None = None, model: RankingModel | None = None):
+        self.settings = settings or Settings()
+        self.store = IndexStore(self.settings.index_dir, use_mmap=self.settings.mmap_index)
+        if builder is None:
+            if synonyms is None and self.settings.use_synonyms:
+                synonyms = SynonymTable.load(self.settings.synonym_paths)
+            builder = QueryBuilder(synonyms)
+        self.builder = builder
+        self.model = model or RankingModel()
+        self.postings = PostingsCache(self.settings.postings_cache_mb * 1024 * 1024)
+        self.meaning = Meaning(self.settings.dense, self.settings.model_dir,
+                               lambda name: (self.store.vectors_path(name),
+                                             self.store.vectors_stamp(name)))
+        self.ranking = RankingContext(self.model, self.builder.field_boosts, self.meaning)
+        self.pool = SnapshotPool(self.store, self.postings, self.model.bm25,
+                                 self.settings.searchers)
+        self.cache = ResultCache(self.settings.cache_size)
+
+    def warm(self) -> None:
+        """Open a snapshot and read what every question needs from each segment (field
+        lengths, teaser marks, tie keys, spelling words), the English word list and the live
+        generation's vectors, so the first readers of a freshly started server process do not
+        pay for it."""
+        with self.pool.borrow() as snapshot:
+            for segment in snapshot.segments:
+                for fieldname in self.builder.field_boosts:
+                    segment.lengths(fieldname)
+                segment.teasers()
+                segment.tie_keys()
+                vocabulary(segment)
+            english_words()
+            self.ranking.vectors(snapshot)
+
+    def version(self) -> tuple:
+        """What identifies the index's current contents (generation, commit, vectors)."""
+        with self.pool.borrow() as snapshot:
+            return (snapshot.name, snapshot.commit, self.store.vectors_stamp(snapshot.name))
+
+    def search(self, query: str, page: int = 1, per_page: int | None = None,
+               correct: bool = True) -> SearchPage:
+        """Rank the index for a reader's query and return one page of results with snippets.
+
+        Never raises for any query text; page is clamped to 1..MAX_PAGE and per_page to
+        1..max_per_page. When a word of the query is not in the index and its spelling
+        correction finds results, those are returned with `corrected` set (unless `correct`
+        is False: the words exactly as typed).
+        """
+        started = time.perf_counter()
+        per_page = clamp_per_page(per_page, self.settings.per_page, self.settings.max_per_page)
+        page = clamp_page(page)
+        # The query as the builder will clean it: a cached answer costs no parse.
+        asked = (clean_query_text(query).lower(), page, per_page, correct)
+        if self.cache.size > 0:
+            # A cached answer for the index as it is on disk now needs no snapshot: readers
+            # of popular questions do not queue behind those whose questions are computed.
+            version = self.store.live_version()
+            if version is not None:
+                cached = self.cache.get((*asked, *version))
+                if cached is not None:
+                    return cached.timed((time.perf_counter() - started) * 1000)
+        with self.pool.borrow() as snapshot:
+            key = (*asked, snapshot.name, snapshot.commit,
+                   self.store.vectors_stamp(snapshot.name))
+
+            def compute() -> SearchPage:
+                parsed = self.builder.build(query)
+                found = answer(snapshot, parsed, page * per_page, correct, self.builder,
+                               self.ranking)
+                result = results_page(snapshot, found, page, per_page)
+                result.took_ms = (time.perf_counter() - started) * 1000
+                return result
+
+            result = self.cache.get_or_compute(key, compute)
+        return result.timed((time.perf_counter() - started) * 1000)
+
+    def rank(self, query: str, limit: int = 100, correct: bool = True
+             ) -> list[tuple[str, float]]:
+        """(id, score) of the top `limit` hits, ranked as `search()` ranks them (spelling
+        corrections included) but without snippets or paging: for relevance evaluation."""
+        with self.pool.borrow() as snapshot:
+            found = answer(snapshot, self.builder.build(query), limit, correct, self.builder,
+                           self.ranking)
+            ids = snapshot.ids(d for d, _ in found.top.hits)
+            return [(doc_id, score) for doc_id, (_, score) in zip(ids, found.top.hits,
+                                                                  strict=True)]
+
+    def article(self, doc_id: str, highlight_query: str = "") -> ArticleView | None:
+        """The stored article with this id, its text highlighted for the query; None if absent."""
+        with self.pool.borrow() as snapshot:
+            stored = snapshot.document(doc_id)
+        if not stored:
+            return None
+        terms = self.builder.build(highlight_query).terms if highlight_query else {}
+        return article_view(stored, terms)
+
+    def complete(self, prefix: str, limit: int = 8) -> list[str]:
+        """Up to `limit` completions of what was typed: titles first, then vocabulary words."""
+        text = normalise_prefix(prefix)
+        if len(text) < 2:
+            return []
+        with self.pool.borrow() as snapshot:
+            return complete(snapshot, text, limit)
+
+    def sample_questions(self) -> list[str]:
+        """Reader questions that came with the corpus (never indexed as documents)."""
+        meta = self.store.read_meta()
+        return [q for qs in meta.get("questions", {}).values() for q in qs]
+
+    def doc_count(self) -> int:
+        """Entries in the live index."""
+        with self.pool.borrow() as snapshot:
+            return snapshot.doc_count()

@@ -1,0 +1,144 @@
+"""Lay and medical words: a synonym table that expands a reader's query at search time.
+
+Keys are matched on the query's words as typed (stemmed, stop words kept, so "can't sleep"
+is a phrase of its own); expansions are the analysed terms of the other wording, searched as
+a phrase when they have several words.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from indexer.text.analysis import TOKEN_PATTERN, analyze, stem
+
+MAX_KEY_WORDS = 5
+MAX_EXPANSION_TERMS = 4
+
+
+ACRONYM = re.compile(r"[A-Z][A-Z0-9]{1,5}")
+ACRONYM_KEY = "="  # marks a key to match as written, in capitals
+
+
+def is_acronym(text: str) -> bool:
+    """True for a short all-capitals word such as "COPD" or "ACG1A"."""
+    return bool(ACRONYM.fullmatch(text.strip()))
+
+
+# Negations typed with or without the apostrophe ("can't", "cant", "cannot"), and
+# possessives ("athlete's foot", "athletes foot"): readers drop apostrophes.
+_NEGATION = re.compile(r"\b(can|won|don|doesn|didn|isn|aren|wasn|weren|couldn|shouldn|wouldn"
+                       r"|haven|hasn|hadn)'?t\b|\b(can)not\b", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"(?<=\w)'s\b", re.IGNORECASE)
+
+
+def _without_apostrophes(text: str) -> str:
+    text = _POSSESSIVE.sub("", text.replace("’", "'"))
+    return _NEGATION.sub(lambda m: f"{m.group(1) or m.group(2)} not", text)
+
+
+def surface_key(text: str) -> tuple[str, ...]:
+    """The words of a text for matching synonym keys: lowercased, stemmed, stop words kept,
+    a negation as "not" however it is typed ("can't", "cant", "cannot" -> "can", "not") and
+    possessives without their "'s"."""
+    return tuple(stem(w.lower()) for w in TOKEN_PATTERN.findall(_without_apostrophes(text)))
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Another wording for a phrase the reader typed, and where that pair came from."""
+
+    terms: tuple[str, ...]
+    label: str
+    origin: str
+
+    @property
+    def lay(self) -> bool:
+        """True for the curated lay-to-medical list, False for a medical synonym table."""
+        return not self.origin.startswith("medquad")
+
+
+@dataclass
+class SynonymTable:
+    """Phrase -> other wordings, built from one or more sources."""
+
+    entries: dict[tuple[str, ...], set[Expansion]] = field(default_factory=dict)
+
+    def add(self, phrase: str, other: str, origin: str) -> None:
+        """Record that `other` may stand for `phrase` in a query.
+
+        An acronym ("AAA", "COPD") is matched only where the reader wrote it in capitals:
+        lower-cased, many are everyday words ("AR" is what "are" stems to).
+        """
+        key = (ACRONYM_KEY + phrase.strip(),) if is_acronym(phrase) else surface_key(phrase)
+        terms = tuple(analyze(other))
+        if not key or not terms or len(key) > MAX_KEY_WORDS or len(terms) > MAX_EXPANSION_TERMS:
+            return
+        if set(terms) >= set(analyze(phrase)):
+            # Every word of the phrase is in the other wording: it names something narrower
+            # ("diabetes" -> "diabetes mellitus"), and would only pull longer names ahead of
+            # the article about the phrase itself.
+            return
+        self.entries.setdefault(key, set()).add(Expansion(terms, other.strip(), origin))
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.entries.values())
+
+    def expand(self, text: str) -> list[tuple[str, Expansion]]:
+        """The expansions for a query: (matched phrase as typed, expansion), longest phrases
+        first, each word of the query used by one phrase at most."""
+        raw = TOKEN_PATTERN.findall(_without_apostrophes(text))
+        words = tuple(stem(w.lower()) for w in raw)
+        out: list[tuple[str, Expansion]] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(MAX_KEY_WORDS, len(words) - i), 0, -1):
+                key = words[i:i + n]
+                phrase = " ".join(raw[i:i + n])
+                if n == 1 and is_acronym(raw[i]) and (ACRONYM_KEY + raw[i],) in self.entries:
+                    key, phrase = (ACRONYM_KEY + raw[i],), raw[i]
+                if key in self.entries:
+                    out.extend((phrase, exp) for exp in sorted(
+                        self.entries[key], key=lambda e: e.terms))
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+    @classmethod
+    def load(cls, paths: Iterable[Path] = (), curated: bool = True) -> SynonymTable:
+        """The curated lay-to-medical list shipped with the engine, plus any MedQuAD-style
+        synonym tables (term, |-separated synonyms, ...) found at `paths`."""
+        table = cls()
+        if curated:
+            text = resources.files("indexer.text").joinpath("data/lay_terms.tsv").read_text("utf-8")
+            for row in csv.reader(text.splitlines(), delimiter="\t"):
+                if not row or row[0].startswith("#") or len(row) < 2:
+                    continue
+                origin = row[2] if len(row) > 2 else "curated"
+                for medical in row[1].split("|"):
+                    table.add(row[0], medical, origin)
+        for path in paths:
+            path = Path(path)
+            if not path.is_file():
+                continue
+            with path.open(encoding="utf-8") as f:
+                reader = csv.reader(f, delimiter="\t")
+                next(reader, None)
+                for row in reader:
+                    if len(row) < 2:
+                        continue
+                    origin = f"medquad:{row[3]}" if len(row) > 3 else "medquad"
+                    for synonym in row[1].split("|"):
+                        # An acronym is a key (matched in capitals), never an expansion: as
+                        # a lower-case word it finds unrelated text ("AE", "SS", "AU").
+                        if not is_acronym(row[0]):
+                            table.add(synonym, row[0], origin)
+                        if not is_acronym(synonym):
+                            table.add(row[0], synonym, origin)
+        return table
