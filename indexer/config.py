@@ -61,9 +61,15 @@ class Settings:
     # Re-rank the best matches by meaning (sentence embeddings; indexer.ranking.encoder) when the
     # model is installed. The indexer then keeps a vector per article; off, it keeps none.
     dense: bool = field(default_factory=lambda: _env("DENSE", "1") != "0")
-    # The embedding model's folder (default: the installed model package's).
+    # The embedding model's folder (default: the model shipped with the engine).
     model_dir: Path | None = field(
         default_factory=lambda: Path(p) if (p := _env("MODEL_DIR", "")) else None)
+    # Processes embedding articles during indexing (1: one process, a thread per core); more,
+    # with a core or two each, for big builds on many cores.
+    embed_workers: int = field(default_factory=lambda: int(_env("EMBED_WORKERS", "1")))
+    # ONNX Runtime's execution provider for embedding: "cpu", or "cuda" where a GPU and
+    # onnxruntime-gpu are installed (it falls back to the CPU otherwise).
+    embed_provider: str = field(default_factory=lambda: _env("EMBED_PROVIDER", "cpu"))
     # Map index files into memory (Whoosh's default) rather than read them through the OS's
     # page cache: as fast here, but every page touched then counts as the server's own.
     mmap_index: bool = field(default_factory=lambda: _env("MMAP_INDEX", "0") == "1")

@@ -31,11 +31,8 @@ def need(path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    """The sentence-embedding model the project installs (`make install`)."""
-    found = Encoder.load()
-    if found is None:
-        pytest.fail("the sentence-embedding model package is not installed: run `make install`")
-    return found
+    """The sentence-embedding model shipped with the engine."""
+    return Encoder.open()
 
 
 @pytest.fixture(scope="session")

@@ -238,11 +238,61 @@ def test_cli_index_keeps_vectors_unless_told_not_to(tmp_path):
     out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix"), "--json")
     assert json.loads(out.stdout)["vectors"]["reused"] == 16
     stats = json.loads(run_cli("stats", "--json", "--index-dir", str(tmp_path / "ix")).stdout)
-    assert stats["vectors"] == stats["entries"] == 16
+    assert stats["vectors"] == stats["entries"] == 16 and stats["meaning"] == "on"
     out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "words"), "--json",
                   "--no-vectors")
     assert json.loads(out.stdout)["vectors"] is None
     assert not list((tmp_path / "words").glob("gen-*/vectors.npz"))
+    stats = json.loads(run_cli("stats", "--json", "--index-dir", str(tmp_path / "words")).stdout)
+    assert stats["vectors"] == 0 and stats["meaning"].startswith("off")
+
+
+def test_the_summary_gives_the_words_and_the_embedding_their_own_rates(tmp_path):
+    out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix"), "--json")
+    summary = json.loads(out.stdout)
+    vectors = summary["vectors"]
+    # The words' rate counts the words' time, not the embedding's.
+    assert summary["words_seconds"] < summary["seconds"]
+    assert summary["docs_per_second"] == pytest.approx(16 / summary["words_seconds"], rel=0.05)
+    assert vectors["embedded"] == 16 and vectors["docs_per_second"] == pytest.approx(
+        16 / vectors["seconds"], rel=0.05)
+
+
+def test_progress_is_written_as_lines_when_standard_error_is_not_a_terminal(tmp_path):
+    out = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix"), "--json")
+    assert out.returncode == 0, out.stderr
+    json.loads(out.stdout)  # the summary alone on standard output
+    lines = out.stderr.splitlines()
+    assert any(line.startswith("indexing: ") and "done in" in line for line in lines)
+    assert any(line.startswith("embedding: 16/16 docs (100%)") for line in lines)
+    assert "\r" not in out.stderr
+    quiet = run_cli("index", str(CORPUS), "--index-dir", str(tmp_path / "ix2"), "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_an_unusable_model_is_said_in_one_line_and_the_words_are_still_indexed(tmp_path):
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "model.onnx").write_bytes(b"not a model")
+    env = {**os.environ, "HEALTHSEARCH_MODEL_DIR": str(broken)}
+    out = subprocess.run([sys.executable, "-m", "healthsearch", "index", str(CORPUS),
+                          "--index-dir", str(tmp_path / "ix"), "--quiet"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    notes = [line for line in out.stderr.splitlines() if line]
+    assert len(notes) == 1 and str(broken) in notes[0] and "ranks by words alone" in notes[0]
+    assert "16 added" in out.stdout and "16 without a vector (no model)" in out.stdout
+    stats = subprocess.run([sys.executable, "-m", "healthsearch", "stats", "--json",
+                            "--index-dir", str(tmp_path / "ix")], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert json.loads(stats.stdout)["meaning"].startswith("off")
+
+
+def test_a_run_with_nothing_to_embed_never_loads_the_model(store, encoder, monkeypatch):
+    index_corpus([CORPUS], store, encoder=encoder)
+    loads = []
+    summary = index_corpus([CORPUS], store, encoder=lambda: loads.append(1) or encoder)
+    assert loads == [] and (summary.vectors.embedded, summary.vectors.reused) == (0, 16)
 
 
 def test_cli_defaults_to_corpus_and_strict_fails_on_skips(tmp_path):
@@ -270,28 +320,30 @@ def test_cli_search_prints_results_and_json(tmp_path):
 def test_a_rebuild_writes_articles_while_the_corpus_is_still_being_read(tmp_path, store,
                                                                          monkeypatch):
     import indexer.build.apply as build
+    import indexer.corpus.reading as reading
 
     corpus = tmp_path / "many"
     corpus.mkdir()
     for i in range(5):
         (corpus / f"f{i}.jsonl").write_text(f'{{"id": "d{i}", "text": "Article {i} text."}}\n')
 
-    class Files(build.Progress):
-        read = 0
+    files_read = []
+    read_file = reading.read_file
 
-        def advance(self, steps: int = 1) -> None:
-            self.read += steps
+    def counting_read_file(*args, **kwargs):
+        files_read.append(1)
+        return read_file(*args, **kwargs)
 
-    progress = Files()
     written_after = []
     add = build._StreamingWriter.add
 
     def recording_add(self, entry):
-        written_after.append(progress.read)
+        written_after.append(len(files_read))
         add(self, entry)
 
+    monkeypatch.setattr(reading, "read_file", counting_read_file)
     monkeypatch.setattr(build._StreamingWriter, "add", recording_add)
-    index_corpus([corpus], store, rebuild=True, workers=1, progress=progress)
+    index_corpus([corpus], store, rebuild=True, workers=1)
     # Each article goes to the writer as soon as its file is read, not after the whole corpus.
     assert written_after == [1, 2, 3, 4, 5]
     assert index_stats(store, MODEL_NAME)["entries"] == 5

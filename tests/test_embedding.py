@@ -1,33 +1,49 @@
-"""Sentence embeddings in NumPy: the same vectors as the reference implementation."""
+"""Sentence embeddings on ONNX Runtime: close to the reference implementation's vectors, and
+the same for a text whatever is embedded beside it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 
 import numpy as np
+import pytest
 
-from indexer.ranking.encoder import ARTICLE_CHARS, DIMENSIONS, Encoder, article_text
+from indexer.ranking.encoder import (
+    ARTICLE_CHARS,
+    DIMENSIONS,
+    Encoder,
+    ModelUnavailable,
+    article_text,
+    default_model_dir,
+)
 from tests.conftest import FIXTURES
 
+# The int8 model's lowest cosine to sentence-transformers' vectors of the reference texts is
+# 0.9933 (fp32 export: 0.9999998): what rounding the weights to 8 bits costs.
+MIN_REFERENCE_COSINE = 0.99
 
-def test_vectors_match_the_reference_implementation(encoder):
+
+def test_vectors_agree_with_the_reference_implementation(encoder):
     # Computed by sentence-transformers (torch) from the same model files; the fixture says
     # how. The last text is longer than the model reads: it is cut at 256 word pieces.
     reference = json.loads((FIXTURES / "minilm_reference.json").read_text())
     expected = np.array(reference["vectors"], dtype=np.float32)
     got = encoder.encode(reference["texts"])
     assert got.shape == (len(reference["texts"]), DIMENSIONS)
-    assert np.abs(got - expected).max() < 1e-3
-    assert (got * expected).sum(axis=1).min() > 0.99999
+    assert (got * expected).sum(axis=1).min() > MIN_REFERENCE_COSINE
 
 
-def test_a_text_gets_the_same_vector_alone_or_in_a_batch_of_other_lengths(encoder):
+def test_a_text_gets_the_same_vector_alone_or_among_others(encoder):
     texts = ["tendon", "How long does it take to heal a broken tendon",
              "Gastric cancer refers to a malignant tumor " * 20]
-    together = encoder.encode(texts, batch_size=3)
+    together = encoder.encode(texts)
     for text, vector in zip(texts, together, strict=True):
         assert np.abs(encoder.encode([text])[0] - vector).max() < 1e-5
+    # Batched, the int8 graph's activation scale is shared: why texts run one at a time.
+    batched = encoder.encode(texts, batch_size=3)
+    assert np.abs(batched - together).max() > 1e-3
 
 
 def test_vectors_are_unit_length_and_similar_meanings_are_closer(encoder):
@@ -48,8 +64,35 @@ def test_an_article_is_embedded_from_its_title_and_opening():
     assert article_text("", "Body only") == "Body only"
 
 
-def test_a_missing_model_means_no_encoder_and_a_warning(tmp_path, caplog):
-    (tmp_path / "model.safetensors").write_bytes(b"not a model")
+def test_a_missing_or_broken_model_means_no_encoder_and_one_warning(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert Encoder.load(tmp_path) is None  # no model.onnx at all
+    assert caplog.text.count("ranking by words alone") == 1 and "is missing" in caplog.text
+    (tmp_path / "model.onnx").write_bytes(b"not a model")
+    caplog.clear()
     with caplog.at_level(logging.WARNING):
         assert Encoder.load(tmp_path) is None
-    assert "ranking by words alone" in caplog.text
+    assert caplog.text.count("ranking by words alone") == 1 and str(tmp_path) in caplog.text
+    with pytest.raises(ModelUnavailable, match="cannot read"):
+        Encoder.open(tmp_path)
+
+
+def test_the_shipped_model_carries_its_licence_and_provenance():
+    folder = default_model_dir()
+    assert "Apache License" in (folder / "LICENSE").read_text()
+    info = json.loads((folder / "export_info.json").read_text())
+    assert info["source_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    digest = hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()
+    assert digest == info["output_sha256"]["model.onnx"]
+
+
+def test_embedding_in_several_processes_gives_the_same_vectors(encoder):
+    from indexer.ranking.encoder import ParallelEncoder
+
+    texts = [f"Article {i} on gout, tendons and sleep. " * (1 + i % 5) for i in range(9)]
+    parallel = ParallelEncoder(None, workers=2)
+    try:
+        assert np.abs(parallel.encode(texts) - encoder.encode(texts)).max() < 1e-5
+        assert parallel.encode([]).shape == (0, DIMENSIONS)
+    finally:
+        parallel.close()

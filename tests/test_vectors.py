@@ -121,13 +121,13 @@ class _FailingEncoder:
 def test_embedding_killed_midway_resumes_from_its_last_save(store, encoder, monkeypatch):
     index_corpus([CORPUS], store)
     monkeypatch.setattr(building, "CHUNK_DOCS", 2)
-    monkeypatch.setattr(building, "CHECKPOINT_DOCS", 4)
+    monkeypatch.setattr(building, "CHECKPOINT_SECONDS", 0.0)  # a save after every chunk
     hashes = {i: e.hash for i, e in indexed_entries(store.open()).items()}
     with pytest.raises(KeyboardInterrupt):
         update_vectors(store.open(), hashes, _FailingEncoder(encoder, fail_at=6))
-    assert len(table_of(store)) == 8  # saved after chunks 2 and 4 of 2 articles each
+    assert len(table_of(store)) == 10  # the five chunks of 2 articles before the kill
     counts = update_vectors(store.open(), hashes, encoder)
-    assert (counts.embedded, counts.reused) == (8, 8)
+    assert (counts.embedded, counts.reused) == (6, 10)
     assert sorted(table_of(store).ids) == sorted(hashes)
 
 
@@ -284,6 +284,19 @@ def test_nearest_puts_equally_close_articles_in_row_order():
     table = VectorTable([f"d{i}" for i in range(50)], ["h"] * 50, matrix, MODEL_NAME)
     query = matrix[12].astype(np.float32)
     assert [row for row, _ in table.nearest(query, 4)] == [4, 12, 30, 41]
+
+
+def test_embedding_saves_on_a_clock_not_after_every_chunk(store, encoder, monkeypatch):
+    index_corpus([CORPUS], store)
+    monkeypatch.setattr(building, "CHUNK_DOCS", 2)
+    hashes = {i: e.hash for i, e in indexed_entries(store.open()).items()}
+    writes = []
+    write = VectorTable.write
+    monkeypatch.setattr(VectorTable, "write", lambda self, path: writes.append(len(self))
+                        or write(self, path))
+    update_vectors(store.open(), hashes, encoder)
+    # Eight chunks in well under CHECKPOINT_SECONDS: one save, at the end.
+    assert writes == [16]
 
 
 def test_stats_counts_the_vectors_without_reading_them(store, encoder):

@@ -227,10 +227,11 @@ def test_seed_question_lists_the_hamstring_article_first_with_tendons_marked(cli
 
 
 def test_results_show_the_count_and_the_time_taken(client):
-    """The count line says how many results and how many milliseconds."""
+    """The count line says how many results (articles, one per subject) and how many
+    milliseconds."""
     html = html_of(client.get("/search", query_string={"q": SEED_QUESTION}))
     count = re.search(r'<p class="count">(.*?)</p>', html, re.S).group(1)
-    assert re.fullmatch(r"1 result\s+in (\d+|under 1) ms", " ".join(count.split()))
+    assert re.fullmatch(r"1 article\s+in (\d+|under 1) ms", " ".join(count.split()))
 
 
 def test_query_is_escaped_in_the_search_box_and_the_title(client):
@@ -272,8 +273,9 @@ def test_partly_misspelled_query_is_corrected_too(client):
 class SuggestingEngine(SearchEngine):
     """The real engine's results for the words as typed, plus a suggestion it did not apply."""
 
-    def search(self, query, page=1, per_page=None, correct=True):
-        result = super().search(query, page=page, per_page=per_page, correct=False)
+    def search(self, query, page=1, per_page=None, correct=True, filters=None):
+        result = super().search(query, page=page, per_page=per_page, correct=False,
+                                filters=filters)
         return replace(result, suggestion="hamstring cramps", corrected=False)
 
 
@@ -294,9 +296,9 @@ def test_correctly_spelled_query_has_no_did_you_mean(client):
 
 
 def test_teaser_results_are_labelled(client):
-    """A teaser hit carries a visible "teaser" label; a full article does not."""
+    """A teaser hit carries a visible "summary only" label; a full article does not."""
     teaser = hits(html_of(client.get("/search", query_string={"q": "insomnia"})))[0]
-    assert '<span class="badge"' in teaser and ">teaser</span>" in teaser
+    assert '<span class="badge"' in teaser and ">summary only</span>" in teaser
     article = hits(html_of(client.get("/search", query_string={"q": "hamstring"})))[0]
     assert 'class="badge"' not in article
 
@@ -324,7 +326,7 @@ def test_words_no_article_has_show_the_closest_in_meaning_and_say_so(client):
     main = main_of(html_of(client.get("/search", query_string={"q": "itchy flaky scalp"})))
     assert "No article has these words. These are the closest in meaning." in main
     first = hits(main)[0]
-    assert "Dandruff" in first and ">related</span>" in first
+    assert "Dandruff" in first and ">related subject</span>" in first
 
 
 def test_query_of_only_common_words_explains_itself(client):
@@ -353,7 +355,7 @@ def test_page_past_the_last_redirects_to_the_last_page(client, page):
 def test_pages_of_a_larger_index_link_to_each_other(paged_client):
     """Page 1 has next but no previous, a middle page both, the last page no next."""
     first = html_of(paged_client.get("/search", query_string={"q": PAGED_WORD}))
-    assert f"{PAGED_COUNT} results" in first and "(showing 1–10)" in first
+    assert f"About {PAGED_COUNT} articles" in first and "page 1 of 6" in first
     links = page_links(first)
     assert "‹ Previous" not in links
     assert query_of(links["Next ›"])["page"] == "2"
@@ -364,11 +366,11 @@ def test_pages_of_a_larger_index_link_to_each_other(paged_client):
     links = page_links(middle)
     assert query_of(links["‹ Previous"])["page"] == "2"
     assert query_of(links["Next ›"])["page"] == "4"
-    assert '<ol class="results" start="21">' in middle and "(showing 21–30)" in middle
+    assert '<ol class="results" start="21">' in middle and "page 3 of 6" in middle
 
     last = html_of(paged_client.get("/search", query_string={"q": PAGED_WORD, "page": 6}))
     assert "Next ›" not in page_links(last) and len(hits(last)) == 10
-    assert "(showing 51–60)" in last
+    assert "page 6 of 6" in last and "<ol class=\"results\" start=\"51\">" in last
 
 
 @pytest.mark.parametrize("page, pages, expected", [
@@ -438,9 +440,9 @@ def test_teaser_article_says_it_is_only_the_opening(client):
     """A teaser's page says plainly that the rest of the article is not here."""
     main = main_of(html_of(client.get(f"/article/{INSOMNIA_TEASER_ID}",
                                       query_string={"q": "insomnia"})))
-    assert "This is a teaser" in main and "<mark>insomnia</mark>" in main
+    assert "This is only the opening of an article" in main and "<mark>insomnia</mark>" in main
     full = main_of(html_of(client.get(f"/article/{HAMSTRING_ID}")))
-    assert "This is a teaser" not in full
+    assert "only the opening" not in full
 
 
 def test_long_article_paragraph_is_split_into_readable_chunks(hostile_client):
@@ -498,7 +500,8 @@ def test_api_search_returns_the_documented_json_shape(client):
     assert isinstance(data["took_ms"], float) and data["took_ms"] >= 0
     assert data["suggestion"] is None
     [hit] = data["results"]
-    assert set(hit) == {"id", "title", "url", "kind", "score", "snippet", "related"}
+    assert set(hit) == {"id", "title", "url", "kind", "score", "snippet", "related",
+                        "publisher", "publisher_full", "date", "also"}
     assert hit["id"] == HAMSTRING_ID and hit["kind"] == "article" and hit["related"] is False
     assert hit["title"].startswith(HAMSTRING) and hit["score"] > 0
     assert "<mark>tendons</mark>" in hit["snippet"]
@@ -627,11 +630,20 @@ def test_opensearch_description_points_at_the_search_page(client):
     assert 'type="application/opensearchdescription+xml"' in html_of(client.get("/"))
 
 
-def test_healthz_reports_the_entry_count(client):
-    """The health check says ok and how many entries are searchable."""
+def test_healthz_reports_the_entries_and_whether_ranking_by_meaning_is_on(client, tmp_path):
+    """The health check says ok, which generation serves, how many entries are searchable,
+    and whether questions are ranked by meaning (and how many articles have a vector)."""
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "entries": 16}
+    assert response.get_json() == {"status": "ok", "generation": "gen-000001", "entries": 16,
+                                   "meaning": {"on": True, "vectors": 16}}
+    from indexer.build import index_corpus
+    from indexer.storage import IndexStore
+    from tests.conftest import CORPUS
+
+    index_corpus([CORPUS], IndexStore(tmp_path / "words"))  # no encoder: no vectors
+    words_only = make_client(tmp_path / "words").get("/healthz").get_json()
+    assert words_only["meaning"] == {"on": False, "vectors": 0} and words_only["entries"] == 16
 
 
 def test_favicon_redirects_to_the_svg_icon(client):

@@ -72,9 +72,10 @@ def _serve_one(sock: socket.socket, settings: Settings) -> None:
     # that floods stderr (and blocks the server if nobody reads the pipe).
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
-    # One BLAS thread per server process: a question's encoding is a few small matrix
-    # products, which a second thread speeds up less than it costs the other requests (LiveQA
-    # questions: 11 ms wall for 22 ms of CPU with two threads, 16 ms for 16 ms with one).
+    # One BLAS thread per server process (the encoder has one ONNX Runtime thread too): a
+    # question's work is small matrix products, which a second thread speeds up less than it
+    # costs the other requests (LiveQA questions, NumPy encoder: 11 ms wall for 22 ms of CPU
+    # with two threads, 16 ms for 16 ms with one).
     threadpool_limits(limits=1, user_api="blas")
     app = create_app(settings)
     # Each process has its own caches: fill them before taking connections.

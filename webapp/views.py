@@ -15,7 +15,7 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from indexer.search import MAX_PAGE, SearchEngine
@@ -70,6 +70,39 @@ def _query_arg() -> str:
     return request.args.get("q", "")[:MAX_Q]
 
 
+# Facets a reader may filter on: the address's parameter -> the engine's facet.
+FILTER_ARGS = {"publisher": "publisher_name", "kind": "kind"}
+KINDS = ("article", "teaser")
+MAX_FILTER_CHARS = 120
+
+
+def _filter_args() -> dict[str, str]:
+    """?publisher= and ?kind=, as the engine's filters; 400 when one is malformed."""
+    filters = {}
+    for arg, facet in FILTER_ARGS.items():
+        values = request.args.getlist(arg)
+        if len(values) > 1:
+            abort(400, description=f"Choose one {arg} at a time.")
+        value = values[0].strip() if values else ""
+        if not value:
+            continue
+        if len(value) > MAX_FILTER_CHARS or not value.isprintable():
+            abort(400, description=f"That {arg} is not one this site has.")
+        if arg == "kind" and value not in KINDS:
+            abort(400, description=f"kind must be one of: {', '.join(KINDS)}.")
+        filters[facet] = value
+    return filters
+
+
+def _search_args(q: str, exact: bool, filters: dict[str, str]) -> dict:
+    """A results page's own arguments: the search, and the facets chosen."""
+    args = {"q": q, "exact": 1} if exact else {"q": q}
+    for arg, facet in FILTER_ARGS.items():
+        if facet in filters:
+            args[arg] = filters[facet]
+    return args
+
+
 def _samples() -> list[str]:
     try:
         return engine().sample_questions()[:SAMPLE_COUNT]
@@ -77,6 +110,7 @@ def _samples() -> list[str]:
         return []
 
 
+@bp.app_template_global("external_url")
 def _external_url(url: str) -> str | None:
     """The article's source address, only when it is a plain web link."""
     try:
@@ -99,6 +133,13 @@ def readable_paragraphs(paragraphs_html: list[str]) -> list[Markup]:
         if chunk:
             out.append(Markup(chunk))
     return out
+
+
+@bp.app_template_filter("url_breaks")
+def url_breaks(url: str) -> Markup:
+    """An address, escaped, with a break opportunity after each / . ? & = so that a long one
+    wraps at its parts on a phone, not in the middle of a word."""
+    return Markup(re.sub(r"([/.?&=])", r"\1<wbr>", str(escape(url))))
 
 
 @bp.app_template_global()
@@ -136,17 +177,44 @@ def search_page():
         return render_template("home.html", samples=_samples())
     page = _page_arg()
     exact = _exact_arg()
-    args = {"q": q, "exact": 1} if exact else {"q": q}
+    filters = _filter_args()
+    args = _search_args(q, exact, filters)
     settings = current_app.config["SETTINGS"]
-    result = engine().search(q, page=page, per_page=settings.per_page, correct=not exact)
+    result = engine().search(q, page=page, per_page=settings.per_page, correct=not exact,
+                             filters=filters)
     if result.total and page > result.pages:
         return redirect(search_url(args, page=result.pages))
     first = (result.page - 1) * result.per_page + 1
     window = page_window(result.page, result.pages)
     return render_template(
         "results.html", q=q, args=args, result=result, first=first, window=window,
-        samples=_samples() if not result.total else [],
+        samples=_samples() if not result.total else [], facets=_facet_links(result, args),
     )
+
+
+FACET_LABELS = {"publisher_name": "Publisher", "kind": "Kind"}
+KIND_LABELS = {"article": "Full articles", "teaser": "Summaries only"}
+
+
+def _facet_links(result, args: dict) -> list[dict]:
+    """Each facet with its values, counts and the address that chooses (or clears) each."""
+    arg_of = {facet: arg for arg, facet in FILTER_ARGS.items()}
+    out = []
+    for facet, counts in result.facets.items():
+        arg = arg_of[facet]
+        chosen = result.filters.get(facet)
+        base = {k: v for k, v in args.items() if k != arg}
+        values = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        if len(values) < 2 and not chosen:
+            continue  # one value for every match: nothing to choose between
+        out.append({
+            "label": FACET_LABELS[facet], "chosen": chosen,
+            "clear": search_url(base) if chosen else None,
+            "options": [{"label": KIND_LABELS.get(value, value) if facet == "kind" else value,
+                        "count": count, "chosen": value == chosen,
+                        "url": search_url({**base, arg: value})} for value, count in values],
+        })
+    return out
 
 
 @bp.get("/article/<path:doc_id>")
@@ -190,7 +258,8 @@ def api_search():
     per_page = _whole_number("per_page")
     if per_page is not None and per_page < 1:
         abort(400, description="per_page must be at least 1")
-    result = engine().search(q, page=page, per_page=per_page, correct=not _exact_arg())
+    result = engine().search(q, page=page, per_page=per_page, correct=not _exact_arg(),
+                             filters=_filter_args())
     return jsonify(result.as_json())
 
 
@@ -216,12 +285,14 @@ def favicon():
 
 @bp.get("/healthz")
 def healthz():
-    """For monitors: 200 with the entry count when the index opens, 503 otherwise."""
+    """For monitors: 200 with the live generation, its entry count and whether ranking by
+    meaning is on (with how many articles have a vector) when the index opens, 503
+    otherwise."""
     try:
-        count = engine().doc_count()
+        status = engine().status()
     except NoIndex:
         return jsonify({"status": "no index"}), 503
-    return jsonify({"status": "ok", "entries": count})
+    return jsonify({"status": "ok", **status})
 
 
 FRIENDLY = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,9 @@ from indexer.storage import Index, IndexStore
 if TYPE_CHECKING:
     from indexer.ranking.encoder import Encoder
 
+    # The model, or what loads it when some article needs a vector (None: it cannot be).
+    EncoderSource = Encoder | Callable[[], Encoder | None]
+
 # Below this many entries a second writer process costs more (fork, pickling, a second
 # segment) than it saves; above it two processes nearly double throughput (MedQuAD, 5,486
 # articles: 118 -> 240 docs/s; NFCorpus, 3,395 abstracts: 358 -> 666 docs/s).
@@ -52,7 +55,7 @@ def index_corpus(
     progress: Progress | None = None,
     wait: bool = False,
     memory_mb: int = WRITER_MEMORY_MB,
-    encoder: Encoder | None = None,
+    encoder: EncoderSource | None = None,
 ) -> Summary:
     """Bring the index in line with the corpus under `roots`.
 
@@ -61,14 +64,15 @@ def index_corpus(
     `rebuild`, or when there is no index yet, a fresh generation is built beside the live one
     and swapped in atomically, by `workers` processes (0: as many as pay, see auto_workers),
     each holding up to `memory_mb` of postings before it spills to disk.
-    With an `encoder`, the generation's article vectors are brought up to date too (before a
+    With an `encoder` (the model, or a function that loads it: called only when some article
+    needs a vector), the generation's article vectors are brought up to date too (before a
     rebuild is swapped in; right after an update's commit), embedding only what changed.
     Raises NothingToIndex when no usable entry was found.
     """
     progress = progress or Progress()
     roots = [Path(r) for r in roots]
     started = time.perf_counter()
-    summary = Summary(index_dir=str(store.root), workers=workers or 1)
+    summary = Summary(index_dir=str(store.root), workers=workers or 1, started=started)
     with store.writer_lock(wait=wait) as lock:
         summary.recovered_lock_pid = lock.recovered_from_pid
         live = store.open() if store.exists() else None
@@ -93,7 +97,7 @@ class _Job:
     def __init__(self, store: IndexStore, roots: list[Path], state: dict[str, IndexedEntry],
                  files: list[SourceFile], discover_skips: list[Skip], max_bytes: int,
                  progress: Progress, summary: Summary, memory_mb: int,
-                 encoder: Encoder | None) -> None:
+                 encoder: EncoderSource | None) -> None:
         self.store, self.roots, self.state = store, roots, state
         self.root_paths = [os.path.abspath(r) for r in roots]
         self.files, self.discover_skips = files, discover_skips
@@ -111,7 +115,7 @@ class _Job:
             path = str(source.path)
             return path not in reparse and old_sources.get(path) == source.source_hash
 
-        progress.phase("reading", len(self.files))
+        progress.phase("reading", len(self.files), "file")
         got = read_corpus(self.roots, self.max_bytes, unchanged=unchanged,
                           progress=lambda _: progress.advance(), files=self.files)
         plan = plan_update(self.state, got, self.discover_skips, self.root_paths, summary)
@@ -124,6 +128,7 @@ class _Job:
         if plan.write or plan.delete or new_meta["sources"] != old_sources:
             store.write_meta(gen, {**new_meta, "generation": gen.name})
         summary.generation = gen.name
+        summary.words_done()
         if self.encoder is not None:
             deleted = set(plan.delete)
             hashes = {i: e.hash for i, e in self.state.items() if i not in deleted}
@@ -158,11 +163,13 @@ class _Job:
             else:
                 count_change(summary, self.state.get(entry.id), entry)
                 sink.add(entry)
+                progress.advance()
 
         try:
-            progress.phase("reading and indexing", len(self.files))
-            got = read_corpus(self.roots, self.max_bytes, files=self.files, emit=emit,
-                              progress=lambda _: progress.advance())
+            # Articles are counted as they are written: the corpus is read as it is indexed,
+            # and one JSON Lines file may hold all of it.
+            progress.phase("indexing", None)
+            got = read_corpus(self.roots, self.max_bytes, files=self.files, emit=emit)
             skips += got.skips
             summary.skipped = skips
             require_entries(bool(seen), self.state, self.root_paths, self.roots)
@@ -179,6 +186,7 @@ class _Job:
                 count_change(summary, self.state.get(teaser.id), teaser)
             if rest:
                 _commit(built, rest, [], Progress(), self.memory_mb)
+            summary.words_done()
             if self.encoder is not None:
                 built = store.open(gen)
                 live = [store.current_path()] if store.exists() else []

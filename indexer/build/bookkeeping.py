@@ -6,6 +6,7 @@ refusal of a corpus with nothing usable in it (`require_entries`)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,11 +38,19 @@ class VectorCounts:
     embedded: int = 0
     reused: int = 0
     seconds: float = 0.0
+    # Articles left without a vector: the model could not be loaded.
+    missing: int = 0
 
     @property
     def docs_per_second(self) -> float:
         """Articles embedded per second of the whole step."""
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+    def as_json(self) -> dict:
+        """The counts as the CLI's --json prints them."""
+        return {"embedded": self.embedded, "reused": self.reused, "missing": self.missing,
+                "seconds": round(self.seconds, 3),
+                "docs_per_second": round(self.docs_per_second, 1)}
 
 
 @dataclass
@@ -62,6 +71,14 @@ class Summary:
     workers: int = 1
     # What bringing the article vectors up to date did (None: no encoder given).
     vectors: VectorCounts | None = None
+    # When the run started (time.perf_counter), and how long its words took: reading,
+    # indexing and committing, before any embedding.
+    started: float = 0.0
+    words_seconds: float = 0.0
+
+    def words_done(self) -> None:
+        """The words are in: what follows is embedding."""
+        self.words_seconds = time.perf_counter() - self.started
 
     @property
     def written(self) -> int:
@@ -70,9 +87,11 @@ class Summary:
 
     @property
     def docs_per_second(self) -> float:
-        """Entries written (or, when nothing was written, entries checked) per wall second."""
+        """Entries written (or, when nothing was written, entries checked) per second of the
+        words' part of the run (embedding has its own rate, in `vectors`)."""
         count = self.written or self.unchanged
-        return round(count / self.seconds, 1) if self.seconds > 0 else 0.0
+        seconds = self.words_seconds or self.seconds
+        return round(count / seconds, 1) if seconds > 0 else 0.0
 
     def as_json(self) -> dict:
         """The summary as the CLI's --json prints it."""
@@ -84,14 +103,13 @@ class Summary:
             "merged": self.merged,
             "skipped": [s.as_dict() for s in self.skipped],
             "seconds": round(self.seconds, 3),
+            "words_seconds": round(self.words_seconds or self.seconds, 3),
             "docs_per_second": self.docs_per_second,
             "rebuilt": self.rebuilt,
             "generation": self.generation,
             "index_dir": self.index_dir,
             "workers": self.workers,
-            "vectors": None if self.vectors is None else {
-                "embedded": self.vectors.embedded, "reused": self.vectors.reused,
-                "seconds": round(self.vectors.seconds, 3)},
+            "vectors": None if self.vectors is None else self.vectors.as_json(),
         }
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 class Progress:
     """Progress reporting hooks; this one does nothing."""
 
-    def phase(self, name: str, total: int) -> None:
-        """A new phase of `total` steps starts."""
+    def phase(self, name: str, total: int | None, unit: str = "doc") -> None:
+        """A new phase of `total` steps (None: not known ahead) of `unit`s starts."""
 
     def advance(self, steps: int = 1) -> None:
         """Steps of the current phase are done."""
 
     def close(self) -> None:
-        """The run is over."""
+        """The current phase, or the run, is over."""

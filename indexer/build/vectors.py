@@ -10,7 +10,7 @@ model's time, and an update that changed nothing reads no stored text.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +21,9 @@ from indexer.corpus.teasers import searchable_text
 from indexer.ranking.encoder import DIMENSIONS, MODEL_NAME, Encoder, article_text
 from indexer.storage import Index, VectorTable
 
-# Articles embedded between two saves of the table: a killed run loses at most this much work.
-CHECKPOINT_DOCS = 2000
+# Seconds of embedding between two saves of the table: a killed run loses at most about this
+# much work (a save of a 100k table takes about half a second).
+CHECKPOINT_SECONDS = 30.0
 # Articles handed to the model at once (the progress bar moves per chunk).
 CHUNK_DOCS = 64
 
@@ -39,13 +40,16 @@ def stored_texts(index: Index, ids: list[str]) -> dict[str, str]:
     return {stored["id"]: embedded_text(stored) for stored in index.stored(ids)}
 
 
-def update_vectors(index: Index, hashes: dict[str, str], encoder: Encoder,
+def update_vectors(index: Index, hashes: dict[str, str],
+                   encoder: Encoder | Callable[[], Encoder | None],
                    reuse_from: Iterable[Path] = (), progress: Progress | None = None
                    ) -> VectorCounts:
     """Give the generation of `index` a vector for each of its entries (`hashes`: {id:
     content hash}): reused where a table (the generation's own, or those in `reuse_from`) has
-    one for the same content, computed from the stored text otherwise. The table is saved
-    every CHECKPOINT_DOCS articles, so a killed run resumes about where it stopped."""
+    one for the same content, computed from the stored text otherwise. `encoder` is the model
+    or what loads it, called only when some article needs a vector; when it cannot be loaded,
+    those articles are counted as missing. The table is saved every CHECKPOINT_SECONDS of
+    embedding, so a killed run resumes about where it stopped."""
     started = time.perf_counter()
     gen_path = index.path
     known: dict[str, np.ndarray] = {}
@@ -68,21 +72,30 @@ def update_vectors(index: Index, hashes: dict[str, str], encoder: Encoder,
     counts = VectorCounts(reused=len(ids) - len(missing))
     done = np.ones(len(ids), dtype=bool)
     done[missing] = False
+    model = None
+    if missing:
+        model = encoder() if callable(encoder) else encoder
+        if model is None:  # it cannot be loaded: those articles stay without a vector
+            counts.missing, missing = len(missing), []
     if missing:
         texts = stored_texts(index, [ids[row] for row in missing])
         if progress:
             progress.phase("embedding", len(missing))
+    saved = time.perf_counter()
     for start in range(0, len(missing), CHUNK_DOCS):
         chunk = missing[start:start + CHUNK_DOCS]
-        matrix[chunk] = encoder.encode([texts.get(ids[row], "") for row in chunk])
+        matrix[chunk] = model.encode([texts.get(ids[row], "") for row in chunk])
         done[chunk] = True
         counts.embedded += len(chunk)
         if progress:
             progress.advance(len(chunk))
-        if counts.embedded % CHECKPOINT_DOCS < CHUNK_DOCS and start + CHUNK_DOCS < len(missing):
+        if (time.perf_counter() - saved >= CHECKPOINT_SECONDS
+                and start + CHUNK_DOCS < len(missing)):
             _table_of(ids, contents, matrix, done).write(gen_path)
+            saved = time.perf_counter()
     # Nothing embedded, but entries may have been deleted: rewrite when the table differs.
-    if missing or own is None or own.ids != ids or own.hashes != contents:
+    rows = [ids[i] for i in np.flatnonzero(done)]
+    if missing or own is None or own.ids != rows or own.hashes != [hashes[i] for i in rows]:
         _table_of(ids, contents, matrix, done).write(gen_path)
     counts.seconds = time.perf_counter() - started
     return counts

@@ -6,6 +6,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from indexer.corpus.teasers import (
     ARTICLE,
@@ -22,6 +23,8 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TITLE_MAX = 100
+# A publisher's name is a name, not a paragraph.
+PUBLISHER_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,21 @@ class Article:
     url: str = ""
     description: str = ""
     source_hash: str = ""
+    # Who published it and when, as the record says (either may be empty).
+    publisher: str = ""
+    date: str = ""
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def content_hash(self) -> str:
-        """A digest of everything indexed about this entry: unchanged hash, nothing to rewrite."""
+        """A digest of everything indexed about this entry: unchanged hash, nothing to rewrite.
+        (Publisher and date count only when the record has them, so the hashes of records
+        without them are what they were before either was read.)"""
         h = hashlib.sha1()
-        for part in (self.id, self.title, self.body, self.kind, self.url, self.description):
+        parts = [self.id, self.title, self.body, self.kind, self.url, self.description]
+        if self.publisher or self.date:
+            parts += [self.publisher, self.date]
+        for part in parts:
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\x1f")
         return h.hexdigest()
@@ -64,6 +75,14 @@ class Article:
 # an identical opening of that length names the same article, and every article's key is
 # kept in the index and in memory during a build (400 characters were 7% of a 10k index).
 MERGE_KEY_CHARS = 160
+
+
+def subject_key(title: str) -> str:
+    """What makes two titles name one subject: the same words, whatever their case, accents,
+    punctuation and spacing ("High Blood Pressure", "High blood pressure")."""
+    folded = unicodedata.normalize("NFKD", title.casefold())
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return " ".join(re.findall(r"\w+", folded))
 
 
 def opening_key(text: str) -> str:
@@ -116,11 +135,14 @@ def make_entry(
     description: str = "",
     kind: str | None = None,
     source_hash: str = "",
+    publisher: str = "",
+    date: str = "",
     extra: dict | None = None,
 ) -> Article:
     """Build an article record, normalising text, deriving a missing title and detecting teasers.
 
-    A one-paragraph entry ending in an ellipsis is a teaser unless `kind` says otherwise.
+    A one-paragraph entry ending in an ellipsis is a teaser unless `kind` says otherwise. A
+    date is kept as YYYY-MM-DD when it reads as one (ISO 8601), and dropped otherwise.
     """
     body = normalize_text(body)
     if kind is None:
@@ -137,5 +159,19 @@ def make_entry(
         url=url.strip(),
         description=normalize_text(description).replace("\n", " "),
         source_hash=source_hash,
+        publisher=" ".join(normalize_text(publisher).split())[:PUBLISHER_MAX],
+        date=iso_date(date),
         extra=extra or {},
     )
+
+
+def iso_date(text: str) -> str:
+    """The calendar date an ISO 8601 date or timestamp names, as YYYY-MM-DD; "" when the
+    text is no such date."""
+    text = text.strip()
+    if not text:
+        return ""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        return ""

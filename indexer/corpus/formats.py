@@ -44,6 +44,15 @@ BLOCKS = (
 )
 
 
+# Where a record names its publisher and its date: JSON Lines keys and MedQuAD-style XML
+# attributes, first found wins ("source" is MedQuAD's publisher code), and HTML meta tags.
+RECORD_PUBLISHER_KEYS = ("publisher", "source")
+RECORD_DATE_KEYS = ("date", "updated", "modified", "last_reviewed", "published")
+PUBLISHER_META = ("publisher", "dcterms.publisher", "DC.publisher")
+DATE_PROPERTIES = ("article:modified_time", "article:published_time")
+DATE_META = ("dcterms.modified", "dcterms.date", "DC.date", "date", "citation_publication_date")
+
+
 class FormatError(ValueError):
     """The input cannot be read as its format: the reason is the message."""
 
@@ -133,6 +142,10 @@ def parse_html(data: bytes, *, id: str, source: str, source_hash: str = "") -> A
         soup = BeautifulSoup(decode_bytes(data, is_html=True), "lxml")
     description = _meta(soup, name="description") or _meta(soup, prop="og:description")
     url = _meta(soup, prop="og:url") or _link(soup, "canonical")
+    publisher = next((v for v in (_meta(soup, name=n) for n in PUBLISHER_META) if v), "") \
+        or _meta(soup, prop="og:site_name")
+    date = next((v for v in (_meta(soup, prop=p) for p in DATE_PROPERTIES) if v), "") \
+        or next((v for v in (_meta(soup, name=n) for n in DATE_META) if v), "")
     h1 = soup.find("h1")
     title = h1.get_text(" ", strip=True) if h1 else ""
     title = title or _meta(soup, prop="og:title")
@@ -150,7 +163,7 @@ def parse_html(data: bytes, *, id: str, source: str, source_hash: str = "") -> A
     entry = make_entry(
         id=id, title=title, body=body, source=source, url=safe_url(url),
         description=description,
-        kind=ARTICLE, source_hash=source_hash,
+        kind=ARTICLE, source_hash=source_hash, publisher=publisher, date=date,
     )
     if not entry.body.strip():
         raise FormatError("no article text (only markup, scripts or styles)")
@@ -187,6 +200,11 @@ def _meta(soup: BeautifulSoup, *, name: str | None = None, prop: str | None = No
     tag = soup.find("meta", attrs={"name": name} if name else {"property": prop})
     content = tag.get("content") if tag else None
     return content.strip() if isinstance(content, str) else ""
+
+
+def _first_text(record: dict, keys: tuple[str, ...]) -> str:
+    """The first of `keys` whose value in a record is text."""
+    return next((v for k in keys if isinstance(v := record.get(k), str) and v.strip()), "")
 
 
 def _link(soup: BeautifulSoup, rel: str) -> str:
@@ -241,6 +259,8 @@ def parse_jsonl(
             source=source,
             url=safe_url(url) if isinstance(url, str) else "",
             source_hash=source_hash,
+            publisher=_first_text(record, RECORD_PUBLISHER_KEYS),
+            date=_first_text(record, RECORD_DATE_KEYS),
         )
         # Blank once normalised (control characters are not blank to str.strip).
         if not entry.body.strip():
@@ -279,6 +299,8 @@ def parse_health_xml(data: bytes, *, id: str, source: str, source_hash: str = ""
         url=safe_url(root.get("url", "")),
         kind=ARTICLE,
         source_hash=source_hash,
+        publisher=root.get("publisher") or root.get("source") or "",
+        date=next((root.get(k) for k in RECORD_DATE_KEYS if root.get(k)), ""),
     )
 
 

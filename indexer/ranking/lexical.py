@@ -17,7 +17,7 @@ document in Python: seconds for a question with a quoted phrase over 300,000 art
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +46,10 @@ class TopDocs:
     related: frozenset[int] = frozenset()
     # How many of `total` the reader's words found (the rest are related articles).
     matched: int | None = None
+    # When asked for: how many subjects the matches are about, and how many matches hold
+    # each value of the counted columns ({column: {value: documents}}).
+    subjects: int | None = None
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.matched is None:
@@ -105,13 +109,16 @@ class QuestionScores:
 
     def __init__(self, snapshot: Snapshot, clauses: Sequence[Clause],
                  field_boosts: Mapping[str, float], model: RankingModel,
-                 match: Match | None = None) -> None:
+                 match: Match | None = None,
+                 filters: Mapping[str, str] | None = None) -> None:
         """Score `clauses` over every document; with `match` (the match tree of search
-        syntax), only the documents it matches count."""
+        syntax), only the documents it matches count, and with `filters` ({column: value},
+        a reader's choice of publisher or kind) only those holding each value."""
         self.snapshot, self.field_boosts, self.model = snapshot, field_boosts, model
         own = {t: c.weight for c in clauses if c.own for t in c.terms}
         coord_weights = _coordination_weights(snapshot, own, model)
-        self.segments = [self._score_segment(segment, clauses, coord_weights, match)
+        self.segments = [self._score_segment(segment, clauses, coord_weights, match,
+                                             filters or {})
                          for segment in snapshot.segments]
 
     def add(self, clauses: Sequence[Clause]) -> None:
@@ -206,9 +213,29 @@ class QuestionScores:
                 factor[teasers] *= self.model.teaser_factor
         return factor
 
+    def counts(self, columns: Sequence[str]) -> tuple[int, dict[str, dict[str, int]]]:
+        """Of the documents found: how many subjects they are about (distinct titles; a
+        document of an index that keeps no subjects counts as its own), and how many hold
+        each value of each column ({column: {value: documents}})."""
+        keys, unknown = [], 0
+        tallies: dict[str, dict[str, int]] = {c: {} for c in columns}
+        for seg in self.segments:
+            found = np.flatnonzero(seg.found())
+            subjects = seg.segment.subjects()[found]
+            unknown += int(np.count_nonzero(subjects == 0))
+            keys.append(subjects[subjects != 0])
+            for column in columns:
+                codes, values = seg.segment.codes(column)
+                for code, n in enumerate(np.bincount(codes[found], minlength=len(values))):
+                    if n and values[code]:
+                        tally = tallies[column]
+                        tally[values[code]] = tally.get(values[code], 0) + int(n)
+        distinct = len(np.unique(np.concatenate(keys))) if keys else 0
+        return distinct + unknown, tallies
+
     def _score_segment(self, segment: SegmentView, clauses: Sequence[Clause],
-                       coord_weights: Mapping[str, float] | None, match: Match | None
-                       ) -> _SegmentScores:
+                       coord_weights: Mapping[str, float] | None, match: Match | None,
+                       filters: Mapping[str, str]) -> _SegmentScores:
         n = segment.size
         sums = np.zeros(n, dtype=np.float64)
         hit = np.zeros(n, dtype=bool)
@@ -231,6 +258,10 @@ class QuestionScores:
             wanted = sum(coord_weights.values())
         teasers = segment.teasers() if self.model.teaser_factor != 1.0 else None
         allowed = match_mask(segment, match) if match is not None else None
+        for column, value in filters.items():
+            codes, values = segment.codes(column)
+            wanted = codes == values.index(value) if value in values else np.zeros(n, bool)
+            allowed = wanted if allowed is None else allowed & wanted
         return _SegmentScores(segment, sums, share, wanted, teasers, hit, by_feedback,
                               segment.live(), allowed)
 

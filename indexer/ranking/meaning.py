@@ -72,7 +72,8 @@ class Meaning:
         if not self._encoder_loaded and self.enabled:
             with self._lock:
                 if not self._encoder_loaded:
-                    self._encoder = Encoder.load(self.model_dir)
+                    # One thread: a server process answers one question per core.
+                    self._encoder = Encoder.load(self.model_dir, threads=1)
                     self._encoder_loaded = True
         return self._encoder
 

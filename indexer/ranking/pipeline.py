@@ -21,7 +21,7 @@ words at all.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,13 +57,16 @@ class RankingContext:
         return self.meaning.vectors(snapshot.name)
 
 
-def rank(snapshot: Snapshot, parsed: ParsedQuery, limit: int, ctx: RankingContext) -> TopDocs:
-    """The best `limit` documents for a parsed question, and the number of matches."""
+def rank(snapshot: Snapshot, parsed: ParsedQuery, limit: int, ctx: RankingContext,
+         filters: Mapping[str, str] | None = None, facets: Sequence[str] = ()) -> TopDocs:
+    """The best `limit` documents for a parsed question, and the number of matches; with
+    `filters` ({column: value}) only the documents holding those values; with `facets`
+    (columns), how many subjects the matches are about and how many hold each value."""
     if not parsed.clauses:
         return no_documents()
     model = ctx.model
     scores = QuestionScores(snapshot, parsed.clauses, ctx.field_boosts, model,
-                            match=parsed.match if parsed.syntax else None)
+                            match=parsed.match if parsed.syntax else None, filters=filters)
     vectors = None if parsed.syntax else ctx.vectors(snapshot)
     depth = max(limit, model.dense_depth) if vectors is not None else limit
     first = scores.top(max(depth, model.feedback_docs))
@@ -80,7 +83,10 @@ def rank(snapshot: Snapshot, parsed: ParsedQuery, limit: int, ctx: RankingContex
         first = rerank_by_meaning(snapshot, vectors, parsed.text, first, scores, model)
     if not parsed.syntax and model.title_match_bonus > 0:
         first = favour_named_titles(stored, parsed.text, first, model)
-    return TopDocs(first.total, first.hits[:limit], first.related, first.matched)
+    top = TopDocs(first.total, first.hits[:limit], first.related, first.matched)
+    if facets:
+        top.subjects, top.facets = scores.counts(facets)
+    return top
 
 
 def names_best_title(stored: Stored, parsed: ParsedQuery, first: TopDocs) -> bool:

@@ -3,6 +3,8 @@ pipeline, and the answer by meaning when no article has the words."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from indexer.query.parser import QueryBuilder
 from indexer.query.types import ParsedQuery
 from indexer.ranking import pipeline
@@ -19,8 +21,10 @@ from indexer.storage import Snapshot
 
 
 def answer(snapshot: Snapshot, parsed: ParsedQuery, limit: int, correct: bool,
-           builder: QueryBuilder, ctx: RankingContext) -> Answer:
-    """The best `limit` documents for what the reader typed, as the reader gets them.
+           builder: QueryBuilder, ctx: RankingContext,
+           filters: Mapping[str, str] | None = None, facets: Sequence[str] = ()) -> Answer:
+    """The best `limit` documents for what the reader typed, as the reader gets them (with
+    `filters` and `facets` as `pipeline.rank` takes them).
 
     A word the index has never seen finds nothing: when its correction (unless `correct` is
     False) finds results, those are the answer, and the reader can still ask for the words
@@ -32,12 +36,13 @@ def answer(snapshot: Snapshot, parsed: ParsedQuery, limit: int, correct: bool,
     if fixed_text is not None:
         fixed = with_spelling_variants(snapshot, builder.build(fixed_text))
         if not fixed.empty:
-            top = pipeline.rank(snapshot, fixed, limit, ctx)
+            top = pipeline.rank(snapshot, fixed, limit, ctx, filters, facets)
             if top.total:
                 return Answer(fixed, top, typed=parsed.text, suggestion=fixed_text,
                               corrected=True)
-    top = pipeline.rank(snapshot, parsed, limit, ctx) if not parsed.empty else no_documents()
-    if top.total == 0 and not parsed.syntax and all_english(parsed.words):
+    top = (pipeline.rank(snapshot, parsed, limit, ctx, filters, facets) if not parsed.empty
+           else no_documents())
+    if top.total == 0 and not parsed.syntax and not filters and all_english(parsed.words):
         # No article has the reader's words ("itchy flaky scalp"): the articles closest in
         # meaning, if any is close enough. Only for words of the language: the model reads
         # "zqsecretleak" as "secret leak" and finds something close to anything.

@@ -21,11 +21,14 @@ from indexer.search.answer import answer
 from indexer.search.cache import ResultCache
 from indexer.search.completion import complete, normalise_prefix
 from indexer.search.pages import (
+    FACETS,
     ArticleView,
     SearchPage,
     article_view,
     clamp_page,
     clamp_per_page,
+    grouped_order,
+    hits_wanted,
     results_page,
 )
 from indexer.search.pool import SnapshotPool
@@ -78,8 +81,10 @@ class SearchEngine:
             return (snapshot.name, snapshot.commit, self.store.vectors_stamp(snapshot.name))
 
     def search(self, query: str, page: int = 1, per_page: int | None = None,
-               correct: bool = True) -> SearchPage:
-        """Rank the index for a reader's query and return one page of results with snippets.
+               correct: bool = True, filters: dict[str, str] | None = None) -> SearchPage:
+        """Rank the index for a reader's query and return one page of results with snippets,
+        one per subject, with the counts of each facet (`pages.FACETS`); `filters` keeps only
+        the matches with these facet values ({"publisher_name": "NHLBI"}).
 
         Never raises for any query text; page is clamped to 1..MAX_PAGE and per_page to
         1..max_per_page. When a word of the query is not in the index and its spelling
@@ -90,7 +95,9 @@ class SearchEngine:
         per_page = clamp_per_page(per_page, self.settings.per_page, self.settings.max_per_page)
         page = clamp_page(page)
         # The query as the builder will clean it: a cached answer costs no parse.
-        asked = (clean_query_text(query).lower(), page, per_page, correct)
+        filters = {k: v for k, v in (filters or {}).items() if v}
+        asked = (clean_query_text(query).lower(), page, per_page, correct,
+                 tuple(sorted(filters.items())))
         if self.cache.size > 0:
             # A cached answer for the index as it is on disk now needs no snapshot: readers
             # of popular questions do not queue behind those whose questions are computed.
@@ -105,25 +112,29 @@ class SearchEngine:
 
             def compute() -> SearchPage:
                 parsed = self.builder.build(query)
-                found = answer(snapshot, parsed, page * per_page, correct, self.builder,
-                               self.ranking)
-                result = results_page(snapshot, found, page, per_page)
+                found = answer(snapshot, parsed, hits_wanted(page, per_page), correct,
+                               self.builder, self.ranking, filters, FACETS)
+                result = results_page(snapshot, found, page, per_page, filters)
                 result.took_ms = (time.perf_counter() - started) * 1000
                 return result
 
             result = self.cache.get_or_compute(key, compute)
         return result.timed((time.perf_counter() - started) * 1000)
 
-    def rank(self, query: str, limit: int = 100, correct: bool = True
-             ) -> list[tuple[str, float]]:
+    def rank(self, query: str, limit: int = 100, correct: bool = True,
+             grouped: bool = False) -> list[tuple[str, float]]:
         """(id, score) of the top `limit` hits, ranked as `search()` ranks them (spelling
-        corrections included) but without snippets or paging: for relevance evaluation."""
+        corrections included) but without snippets or paging: for relevance evaluation.
+        With `grouped`, in the order a reader meets them on results pages: each result's
+        leading page, then the pages listed under it (`indexer.search.grouping`)."""
         with self.pool.borrow() as snapshot:
             found = answer(snapshot, self.builder.build(query), limit, correct, self.builder,
                            self.ranking)
-            ids = snapshot.ids(d for d, _ in found.top.hits)
-            return [(doc_id, score) for doc_id, (_, score) in zip(ids, found.top.hits,
-                                                                  strict=True)]
+            hits = found.top.hits
+            if grouped:
+                hits = grouped_order(snapshot, found)
+            ids = snapshot.ids(d for d, _ in hits)
+            return [(doc_id, score) for doc_id, (_, score) in zip(ids, hits, strict=True)]
 
     def article(self, doc_id: str, highlight_query: str = "") -> ArticleView | None:
         """The stored article with this id, its text highlighted for the query; None if absent."""
@@ -151,3 +162,12 @@ class SearchEngine:
         """Entries in the live index."""
         with self.pool.borrow() as snapshot:
             return snapshot.doc_count()
+
+    def status(self) -> dict:
+        """What a monitor asks: the live generation, its entries, and whether questions are
+        ranked by meaning, with how many articles have a vector."""
+        with self.pool.borrow() as snapshot:
+            table = self.meaning.table(snapshot.name) if self.settings.dense else None
+            return {"generation": snapshot.name, "entries": snapshot.doc_count(),
+                    "meaning": {"on": self.ranking.vectors(snapshot) is not None,
+                                "vectors": len(table) if table is not None else 0}}

@@ -3,18 +3,31 @@ CLI), an article (`ArticleView`), and the one rule that keeps page numbers in ra
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, fields, replace
 
+from indexer.corpus.article import subject_key
+from indexer.corpus.publishers import publisher_of
 from indexer.corpus.teasers import TEASER
 from indexer.query.types import ParsedQuery
 from indexer.ranking.lexical import TopDocs
+from indexer.search.grouping import group_hits, reading_order
 from indexer.search.snippets import highlight, highlight_paragraphs, make_snippet
 from indexer.storage import Snapshot
 from indexer.text.analysis import term_for_word
 
 # Pages a results list may run to: deeper pages are neither linked nor computed.
 MAX_PAGE = 100
+# Hits ranked per result asked for: same-subject siblings take places the grouping frees.
+HITS_PER_RESULT = 3
+# The columns a results page counts its matches by, and lets the reader filter on.
+FACETS = ("publisher_name", "kind")
+
+
+def hits_wanted(page: int, per_page: int) -> int:
+    """How many ranked hits fill the first `page` pages once grouped."""
+    return page * per_page * HITS_PER_RESULT + per_page
 
 
 def clamp_page(page: int) -> int:
@@ -40,6 +53,23 @@ class Result:
     # Found only through words the best matches share (feedback) or by meaning, none of the
     # reader's own.
     related: bool = False
+    # Who published it (short and full name; "" when unknown) and when (YYYY-MM-DD or "").
+    publisher: str = ""
+    publisher_full: str = ""
+    date: str = ""
+    # Pages on the same subject (or saying the same), listed under this one.
+    also: list[Sibling] = field(default_factory=list)
+
+
+@dataclass
+class Sibling:
+    """A page shown under a result: the same subject, from another page or publisher."""
+
+    id: str
+    title: str
+    url: str
+    publisher: str
+    publisher_full: str
 
 
 @dataclass
@@ -60,6 +90,12 @@ class SearchPage:
     by_meaning: bool = False
     message: str | None = None
     results: list[Result] = field(default_factory=list)
+    # Documents that matched (`total` counts results: same-subject pages are one).
+    documents: int = 0
+    # How many of the matches hold each value of a facet ({facet: {value: count}}), and
+    # the facets the reader chose ({facet: value}).
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    filters: dict[str, str] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -73,7 +109,8 @@ class SearchPage:
         data["took_ms"] = round(self.took_ms, 2)
         data["pages"] = self.pages
         data["results"] = [
-            {**{f.name: getattr(r, f.name) for f in fields(r)}, "score": round(r.score, 4)}
+            {**{f.name: getattr(r, f.name) for f in fields(r)}, "score": round(r.score, 4),
+             "also": [{f.name: getattr(s, f.name) for f in fields(s)} for s in r.also]}
             for r in self.results]
         return data
 
@@ -107,36 +144,54 @@ class ArticleView:
     body: str
     paragraphs_html: list[str]
     title_html: str
+    publisher: str = ""
+    publisher_full: str = ""
+    date: str = ""
 
 
 NO_MATCH = "No articles match. Check the spelling or try fewer words."
 
 
-def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int) -> SearchPage:
-    """One page of an answer: each hit's stored fields and its snippet for the query's words
-    (weighted by rarity), and the message that explains the page."""
-    parsed = answer.parsed
-    out = SearchPage(query=answer.typed, understood=understood(parsed),
-                     total=answer.top.total, matched=answer.top.matched or 0,
-                     page=page, per_page=per_page, took_ms=0.0,
-                     suggestion=answer.suggestion, corrected=answer.corrected,
-                     by_meaning=answer.by_meaning, message=parsed.message)
+def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
+                 filters: dict[str, str] | None = None) -> SearchPage:
+    """One page of an answer, one result per subject (`indexer.search.grouping`): each
+    leading hit's stored fields and its snippet for the query's words (weighted by rarity),
+    the pages listed under it, the counts, and the message that explains the page."""
+    parsed, top = answer.parsed, answer.top
+    stored, snippets = _readers(snapshot, parsed)
+    groups = group_hits(top.hits, lambda d: stored(d).get("title", ""), snippets,
+                        wanted=page * per_page)
+    shown = groups[(page - 1) * per_page: page * per_page]
+    # The ranked hits past the last group wanted make results of their own subjects; when
+    # not every match was ranked, the list holds about a result per subject of the matches
+    # (counted when the index keeps subjects), no more than there are documents.
+    placed = {d for g in groups for d, _ in g.hits}
+    ranked = len(groups) + len({subject_key(stored(d).get("title", "")) or d
+                                for d, _ in top.hits if d not in placed})
+    total = ranked if len(top.hits) >= top.total else max(
+        ranked, min(top.subjects or top.total, top.total))
+    out = SearchPage(query=answer.typed, understood=understood(parsed), total=total,
+                     matched=top.matched or 0, documents=top.total, page=page,
+                     per_page=per_page, took_ms=0.0, suggestion=answer.suggestion,
+                     corrected=answer.corrected, by_meaning=answer.by_meaning,
+                     message=parsed.message, facets=top.facets, filters=dict(filters or {}))
     if answer.corrected:
         out.message = f"Showing results for “{answer.suggestion}”."
     elif answer.by_meaning:
         out.message = "No article has these words. These are the closest in meaning."
-    weights = {t: w * snapshot.idf("body", t) for t, w in parsed.terms.items()}
-    for docnum, score in answer.top.hits[(page - 1) * per_page:]:
-        stored = snapshot.stored(docnum)
+    for group in shown:
+        docnum, score = group.leader
+        fields_ = stored(docnum)
         out.results.append(Result(
-            id=stored["id"],
-            title=stored.get("title", ""),
-            url=stored.get("url", ""),
-            kind=stored.get("kind", "article"),
+            id=fields_["id"],
+            title=fields_.get("title", ""),
+            url=fields_.get("url", ""),
+            kind=fields_.get("kind", "article"),
             score=score,
-            related=docnum in answer.top.related,
-            snippet=make_snippet(stored.get("body", ""), weights,
-                                 teaser=stored.get("kind") == TEASER),
+            related=docnum in top.related,
+            snippet=snippets(docnum),
+            also=[_sibling(stored(d)) for d, _ in group.hits[1:]],
+            **provenance(fields_),
         ))
     if out.total == 0 and out.message is None:
         out.message = NO_MATCH
@@ -151,7 +206,44 @@ def article_view(stored: dict, terms: dict[str, float]) -> ArticleView:
         url=stored.get("url", ""), description=stored.get("description", ""), body=body,
         paragraphs_html=highlight_paragraphs(body, terms),
         title_html=highlight(stored.get("title", ""), terms),
+        **provenance(stored),
     )
+
+
+def grouped_order(snapshot: Snapshot, answer: Answer) -> list[tuple[int, float]]:
+    """An answer's hits in the order results pages show them: each result's leading page,
+    then the pages listed under it."""
+    stored, snippets = _readers(snapshot, answer.parsed)
+    return reading_order(group_hits(answer.top.hits, lambda d: stored(d).get("title", ""),
+                                    snippets))
+
+
+def _readers(snapshot: Snapshot, parsed: ParsedQuery):
+    """A hit's stored fields and its snippet for the question's words (weighted by rarity),
+    each read or made once."""
+    stored = functools.cache(snapshot.stored)
+    weights = {t: w * snapshot.idf("body", t) for t, w in parsed.terms.items()}
+
+    @functools.cache
+    def snippet(docnum: int) -> str:
+        return make_snippet(stored(docnum).get("body", ""), weights,
+                            teaser=stored(docnum).get("kind") == TEASER)
+
+    return stored, snippet
+
+
+def _sibling(stored: dict) -> Sibling:
+    found = provenance(stored)
+    return Sibling(id=stored["id"], title=stored.get("title", ""), url=stored.get("url", ""),
+                   publisher=found["publisher"], publisher_full=found["publisher_full"])
+
+
+def provenance(stored: dict) -> dict[str, str]:
+    """The publisher (short and full name) and date of a stored entry, for display."""
+    found = publisher_of(stored.get("publisher", ""), stored.get("url", ""))
+    return {"publisher": found.name if found else "",
+            "publisher_full": found.full_name if found else "",
+            "date": stored.get("date", "")}
 
 
 def understood(parsed: ParsedQuery) -> str:

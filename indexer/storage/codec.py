@@ -180,15 +180,32 @@ def column_equals(reader, fieldname: str, value: str) -> np.ndarray:
                        dtype=bool, count=n)
 
 
+def column_codes(reader, fieldname: str) -> tuple[np.ndarray, list[str]]:
+    """Every document's value in a column of one segment as a number (int32) into the
+    column's distinct values (text); all 0 into [""] when the segment has no such column."""
+    n = reader.doc_count_all()
+    if fieldname not in reader.schema or not reader.has_column(fieldname) or not n:
+        return np.zeros(n, dtype=np.int32), [""]
+    values = column_values(reader, fieldname)
+    distinct, codes = np.unique(np.array(values, dtype=object), return_inverse=True)
+    return codes.astype(np.int32), [v.decode("utf-8", "replace") for v in distinct]
+
+
 def id_order_keys(reader) -> np.ndarray:
     """A number per document of one segment derived from its id alone (the first 8 bytes of
     its BLAKE2 digest): equal scores are ordered by it, so the order of tied documents does
     not depend on where the build put them."""
+    return column_digests(reader, "id")
+
+
+def column_digests(reader, fieldname: str) -> np.ndarray:
+    """A number per document of one segment drawn from its value in a column (the first 8
+    bytes of the value's BLAKE2 digest); all 0 when the segment has no such column."""
     n = reader.doc_count_all()
-    if "id" not in reader.schema or not reader.has_column("id"):
+    if fieldname not in reader.schema or not reader.has_column(fieldname):
         return np.zeros(n, dtype=np.uint64)
     digests = b"".join(blake2b(v if isinstance(v, bytes) else str(v).encode("utf-8"),
-                               digest_size=8).digest() for v in column_values(reader, "id"))
+                               digest_size=8).digest() for v in column_values(reader, fieldname))
     return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 

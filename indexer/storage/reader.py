@@ -243,6 +243,20 @@ class SegmentView:
         reader = self._reader
         return self._cache.column(self.key, "tie", lambda: codec.id_order_keys(reader))
 
+    def subjects(self) -> np.ndarray:
+        """A number per document naming the subject its title names (0: not known, an index
+        written before subjects were kept)."""
+        reader = self._reader
+        return self._cache.column(self.key, "subject",
+                                  lambda: codec.column_digests(reader, "subject"))
+
+    def codes(self, column: str) -> tuple[np.ndarray, list[str]]:
+        """Each document's value in a column (kind, publisher_name) as a number into the
+        segment's distinct values."""
+        reader = self._reader
+        return self._cache.column(self.key, f"codes:{column}",
+                                  lambda: codec.column_codes(reader, column))
+
     def live(self) -> np.ndarray | None:
         """False where a document is deleted; None when the segment has no deletions."""
         return codec.live_mask(self._reader)

@@ -12,7 +12,8 @@ from whoosh.analysis import Analyzer, Token
 from whoosh.fields import COLUMN, ID, STORED, TEXT, Schema
 from whoosh.system import pack_uint
 
-from indexer.corpus.article import Article
+from indexer.corpus.article import Article, subject_key
+from indexer.corpus.publishers import publisher_of
 from indexer.text.analysis import TOKEN_PATTERN, index_terms, normal_form
 
 # Fields a reader may name in a query ("title:cancer"); any other "word:" is plain text.
@@ -148,9 +149,15 @@ def build_schema() -> Schema:
         kind=ID(stored=True, sortable=True),
         url=STORED(),
         description=STORED(),
+        publisher=STORED(),
+        date=STORED(),
         source=COLUMN(columns.VarBytesColumn()),
         hash=COLUMN(columns.VarBytesColumn()),
         merge_key=COLUMN(columns.VarBytesColumn()),
+        # Per document, for results pages: the subject its title names (same-subject pages
+        # are shown as one result) and its publisher's name (a facet).
+        subject=COLUMN(columns.VarBytesColumn()),
+        publisher_name=COLUMN(columns.VarBytesColumn()),
     )
 
 
@@ -165,7 +172,17 @@ def document_fields(entry: Article) -> dict:
         "kind": entry.kind,
         "url": entry.url,
         "description": entry.description,
+        "publisher": entry.publisher,
+        "date": entry.date,
         "source": entry.source.encode("utf-8", "surrogateescape"),
         "hash": entry.content_hash.encode(),
         "merge_key": entry.merge_key.encode("utf-8"),
+        "subject": subject_key(entry.title).encode("utf-8"),
+        "publisher_name": publisher_name(entry).encode("utf-8"),
     }
+
+
+def publisher_name(entry: Article) -> str:
+    """The short name of an entry's publisher ("" when it has none)."""
+    found = publisher_of(entry.publisher, entry.url)
+    return found.name if found else ""
