@@ -21,8 +21,9 @@ from indexer.ranking.encoder import (
 from tests.conftest import FIXTURES
 
 # The int8 model's lowest cosine to sentence-transformers' vectors of the reference texts is
-# 0.9933 (fp32 export: 0.9999998): what rounding the weights to 8 bits costs.
-MIN_REFERENCE_COSINE = 0.99
+# 0.9933 on a CPU with VNNI and 0.9900 on one with AVX2 only (ONNX Runtime's int8 kernels
+# round differently there); the fp32 export gives 0.9999998. What 8-bit weights cost.
+MIN_REFERENCE_COSINE = 0.985
 
 
 def test_vectors_agree_with_the_reference_implementation(encoder):

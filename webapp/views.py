@@ -230,7 +230,7 @@ def article(doc_id: str):
         "article.html", article=view, q=q, back=back,
         paragraphs=readable_paragraphs(view.paragraphs_html),
         source_url=_external_url(view.url),
-        marked=sum(p.count("<mark>") for p in view.paragraphs_html),
+        marked=sum(p.count('<span class="match"') for p in view.paragraphs_html),
     )
 
 
@@ -265,9 +265,14 @@ def api_search():
 
 @bp.get("/api/suggest")
 def api_suggest():
-    """Up to 8 completions for type-ahead."""
+    """Up to 8 completions for type-ahead: `suggestions` (the texts) and `items` (each text
+    with the address of the article it is the title of, when one article is about it)."""
     q = request.args.get("q", "")[:MAX_SUGGEST_Q]
-    return jsonify({"query": q, "suggestions": engine().complete(q, limit=SUGGEST_LIMIT)})
+    found = engine().complete(q, limit=SUGGEST_LIMIT)
+    return jsonify({"query": q, "suggestions": [c.text for c in found],
+                    "items": [{"text": c.text,
+                               "article": url_for("search.article", doc_id=c.article)
+                               if c.article else None} for c in found]})
 
 
 @bp.get("/opensearch.xml")

@@ -6,6 +6,7 @@ Needs no index."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from whoosh import query as q
 from whoosh.fields import Schema
@@ -34,7 +35,7 @@ from indexer.query.types import (
 )
 from indexer.storage.schema import QUERY_FIELDS, build_schema
 from indexer.text.analysis import TOKEN_PATTERN, analyze
-from indexer.text.synonyms import SynonymTable
+from indexer.text.synonyms import SynonymTable, negations_in
 
 MAX_TERMS = 48
 # Chosen by bench.eval --tune (2.0 until the title match bonus of indexer.ranking.model came).
@@ -162,27 +163,7 @@ class QueryBuilder:
                 if words else "Type a few words to search."
             )
             return parsed, None
-        clauses = [base]
-        if self.synonyms is not None:
-            for phrase, exp in self.synonyms.expand(QUOTED.sub(" ", EXCLUSION.sub(" ", text))):
-                if all(t in parsed.terms for t in exp.terms):
-                    continue
-                weight = (self.phrase_weight if exp.lay and len(phrase.split()) > 1
-                          else self.expansion_weight)
-                # Words the other wording shares with the reader's ("breast" in "breast
-                # cancer" -> "breast carcinoma") are searched already: the expansion weighs
-                # by the share of words it adds, or "breast" would count twice.
-                said = analyze(phrase)
-                weight *= sum(t not in said for t in exp.terms) / len(exp.terms)
-                clauses.append(self._expansion(exp.terms, weight))
-                if parsed.clauses:
-                    covers = tuple(t for t in said if parsed.terms.get(t) == 1.0)
-                    parsed.clauses.append(Clause(exp.terms, weight, own=False, covers=covers))
-                parsed.expansions.append((phrase, exp.label))
-                for t in exp.terms:
-                    parsed.terms.setdefault(t, weight)
-                if len(clauses) > MAX_TERMS // 2:
-                    break
+        clauses = [base, *self._expand(parsed, text)]
         combined = q.Or(clauses) if len(clauses) > 1 else base
         if negatives:
             # Exclusions apply to everything, expansions included: with every word optional,
@@ -193,6 +174,47 @@ class QueryBuilder:
         if parsed.syntax:
             parsed.match = to_match(combined)
         return parsed, combined
+
+    def _expand(self, parsed: ParsedQuery, text: str) -> list[q.Query]:
+        """Add the other wordings of the question's phrases (the synonym table's) to
+        `parsed`; returns them as Whoosh queries."""
+        added: list[q.Query] = []
+        if self.synonyms is None:
+            return added
+        # Negations inside a lay phrase the reader typed ("cant sleep" -> insomnia): the
+        # phrase names the condition, and the negation alone is no word to search on
+        # ("cant" is an index word where a corpus lost its apostrophes).
+        negated: set[str] = set()
+        for phrase, exp in self.synonyms.expand(QUOTED.sub(" ", EXCLUSION.sub(" ", text))):
+            if all(t in parsed.terms for t in exp.terms):
+                continue
+            weight = (self.phrase_weight if exp.lay and len(phrase.split()) > 1
+                      else self.expansion_weight)
+            # Words the other wording shares with the reader's ("breast" in "breast cancer"
+            # -> "breast carcinoma") are searched already: the expansion weighs by the share
+            # of words it adds, or "breast" would count twice.
+            said = analyze(phrase)
+            weight *= sum(t not in said for t in exp.terms) / len(exp.terms)
+            added.append(self._expansion(exp.terms, weight))
+            if parsed.clauses:
+                covers = tuple(t for t in said if parsed.terms.get(t) == 1.0)
+                parsed.clauses.append(Clause(exp.terms, weight, own=False, covers=covers))
+            parsed.expansions.append((phrase, exp.label))
+            for t in exp.terms:
+                parsed.terms.setdefault(t, weight)
+            if exp.lay and len(phrase.split()) > 1:
+                parsed.names.append(exp.label)
+                if "not" in phrase.lower().split():  # a negation, however typed
+                    negated.update(analyze(" ".join(negations_in(text))))
+            if len(added) >= MAX_TERMS // 2:
+                break
+        if negated and not parsed.syntax:
+            parsed.clauses = [replace(c, covers=tuple(t for t in c.covers if t not in negated))
+                              for c in parsed.clauses
+                              if not (c.own and len(c.terms) == 1 and c.terms[0] in negated)]
+            for t in negated:
+                parsed.terms.pop(t, None)
+        return added
 
     def _plain(self, weights: dict[str, float]) -> q.Query | None:
         if not weights:

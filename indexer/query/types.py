@@ -90,5 +90,8 @@ class ParsedQuery:
     own: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
     expansions: list[tuple[str, str]] = field(default_factory=list)
+    # What lay phrases the reader typed name in medical words ("can't sleep": insomnia):
+    # an article with that title is one the reader named.
+    names: list[str] = field(default_factory=list)
     syntax: bool = False
     message: str | None = None

@@ -82,7 +82,7 @@ def rank(snapshot: Snapshot, parsed: ParsedQuery, limit: int, ctx: RankingContex
     if vectors is not None and not asks_for_title:
         first = rerank_by_meaning(snapshot, vectors, parsed.text, first, scores, model)
     if not parsed.syntax and model.title_match_bonus > 0:
-        first = favour_named_titles(stored, parsed.text, first, model)
+        first = favour_named_titles(stored, [parsed.text, *parsed.names], first, model)
     top = TopDocs(first.total, first.hits[:limit], first.related, first.matched)
     if facets:
         top.subjects, top.facets = scores.counts(facets)
@@ -150,12 +150,15 @@ def rerank_by_meaning(snapshot: Snapshot, vectors: Vectors, text: str, top: TopD
                    frozenset(related), top.matched)
 
 
-def favour_named_titles(stored: Stored, text: str, top: TopDocs, model: RankingModel
-                        ) -> TopDocs:
+def favour_named_titles(stored: Stored, texts: Sequence[str], top: TopDocs,
+                        model: RankingModel) -> TopDocs:
     """`top` with the articles among the first TITLE_MATCH_DEPTH whose whole title the
-    question holds word for word scored up by the title match bonus."""
+    question holds word for word (or what a lay phrase of it names: "can't sleep" names
+    Insomnia) scored up by the title match bonus."""
     hits = top.hits[:TITLE_MATCH_DEPTH]
-    named = named_titles([stored(docnum).get("title", "") for docnum, _ in hits], text)
+    titles = [stored(docnum).get("title", "") for docnum, _ in hits]
+    named = [any(found) for found in zip(*(named_titles(titles, t) for t in texts),
+                                         strict=True)]
     head = [(docnum, score * (1 + model.title_match_bonus) if bonus else score)
             for (docnum, score), bonus in zip(hits, named, strict=True)]
     # Stable: articles the bonus does not separate keep their order.

@@ -19,7 +19,12 @@ from indexer.ranking.model import RankingModel
 from indexer.ranking.pipeline import RankingContext
 from indexer.search.answer import answer
 from indexer.search.cache import ResultCache
-from indexer.search.completion import complete, normalise_prefix
+from indexer.search.completion import (
+    Completion,
+    complete,
+    completions_of,
+    normalise_prefix,
+)
 from indexer.search.pages import (
     FACETS,
     ArticleView,
@@ -29,6 +34,7 @@ from indexer.search.pages import (
     clamp_per_page,
     grouped_order,
     hits_wanted,
+    marking,
     results_page,
 )
 from indexer.search.pool import SnapshotPool
@@ -74,6 +80,7 @@ class SearchEngine:
                 vocabulary(segment)
             english_words()
             self.ranking.vectors(snapshot)
+            completions_of(snapshot)
 
     def version(self) -> tuple:
         """What identifies the index's current contents (generation, commit, vectors)."""
@@ -140,13 +147,15 @@ class SearchEngine:
         """The stored article with this id, its text highlighted for the query; None if absent."""
         with self.pool.borrow() as snapshot:
             stored = snapshot.document(doc_id)
-        if not stored:
-            return None
-        terms = self.builder.build(highlight_query).terms if highlight_query else {}
-        return article_view(stored, terms)
+            if not stored:
+                return None
+            marks = (marking(self.builder.build(highlight_query),
+                             lambda t: snapshot.idf("body", t)) if highlight_query else None)
+        return article_view(stored, marks)
 
-    def complete(self, prefix: str, limit: int = 8) -> list[str]:
-        """Up to `limit` completions of what was typed: titles first, then vocabulary words."""
+    def complete(self, prefix: str, limit: int = 8) -> list[Completion]:
+        """Up to `limit` completions of what was typed: the phrases of titles, most articles
+        first, then the last word completed from the vocabulary."""
         text = normalise_prefix(prefix)
         if len(text) < 2:
             return []

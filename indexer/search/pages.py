@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, fields, replace
 from indexer.corpus.article import subject_key
 from indexer.corpus.publishers import publisher_of
 from indexer.corpus.teasers import TEASER
+from indexer.query.parser import ASPECT_WORDS
 from indexer.query.types import ParsedQuery
 from indexer.ranking.lexical import TopDocs
 from indexer.search.grouping import group_hits, reading_order
 from indexer.search.snippets import highlight, highlight_paragraphs, make_snippet
 from indexer.storage import Snapshot
-from indexer.text.analysis import term_for_word
+from indexer.text.analysis import analyze, inflection_key, term_for_word
 
 # Pages a results list may run to: deeper pages are neither linked nor computed.
 MAX_PAGE = 100
@@ -96,6 +97,9 @@ class SearchPage:
     # the facets the reader chose ({facet: value}).
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     filters: dict[str, str] = field(default_factory=dict)
+    # What the reader's words were also searched as: (as typed, other wording), "kidney" ->
+    # "renal", so the page can say why a word the reader did not type is marked.
+    also_searched: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
@@ -174,7 +178,8 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
                      matched=top.matched or 0, documents=top.total, page=page,
                      per_page=per_page, took_ms=0.0, suggestion=answer.suggestion,
                      corrected=answer.corrected, by_meaning=answer.by_meaning,
-                     message=parsed.message, facets=top.facets, filters=dict(filters or {}))
+                     message=parsed.message, facets=top.facets, filters=dict(filters or {}),
+                     also_searched=list(parsed.expansions))
     if answer.corrected:
         out.message = f"Showing results for “{answer.suggestion}”."
     elif answer.by_meaning:
@@ -198,14 +203,15 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
     return out
 
 
-def article_view(stored: dict, terms: dict[str, float]) -> ArticleView:
-    """The full-article page's view of a stored article, highlighted for `terms`."""
+def article_view(stored: dict, marks: Marking | None = None) -> ArticleView:
+    """The full-article page's view of a stored article, highlighted as `marks` says."""
+    marks = marks or Marking({}, {})
     body = stored.get("body", "")
     return ArticleView(
         id=stored["id"], title=stored.get("title", ""), kind=stored.get("kind", "article"),
         url=stored.get("url", ""), description=stored.get("description", ""), body=body,
-        paragraphs_html=highlight_paragraphs(body, terms),
-        title_html=highlight(stored.get("title", ""), terms),
+        paragraphs_html=highlight_paragraphs(body, marks.weights, forms=marks.forms),
+        title_html=highlight(stored.get("title", ""), marks.weights, forms=marks.forms),
         **provenance(stored),
     )
 
@@ -222,14 +228,44 @@ def _readers(snapshot: Snapshot, parsed: ParsedQuery):
     """A hit's stored fields and its snippet for the question's words (weighted by rarity),
     each read or made once."""
     stored = functools.cache(snapshot.stored)
-    weights = {t: w * snapshot.idf("body", t) for t, w in parsed.terms.items()}
+    marks = marking(parsed, lambda t: snapshot.idf("body", t))
 
     @functools.cache
     def snippet(docnum: int) -> str:
-        return make_snippet(stored(docnum).get("body", ""), weights,
-                            teaser=stored(docnum).get("kind") == TEASER)
+        return make_snippet(stored(docnum).get("body", ""), marks.weights,
+                            teaser=stored(docnum).get("kind") == TEASER, forms=marks.forms)
 
     return stored, snippet
+
+
+@dataclass(frozen=True)
+class Marking:
+    """Which words of an article a question marks: its informative terms with their weights
+    (rarity), and for the reader's own words only their inflections."""
+
+    weights: dict[str, float]
+    forms: dict[str, frozenset[str]]
+
+
+# Words readers wrap a question in, searched but not worth marking ("how long does it take
+# to heal", "what are the symptoms of"): they say nothing of why an article matched.
+UNMARKED = frozenset(analyze("take long get make help need know tell mean happen work go "
+                             "come feel much often way lot thing time best")) | ASPECT_WORDS
+# A term is marked only when it weighs at least this share of the question's heaviest one.
+MIN_MARK_SHARE = 0.25
+
+
+def marking(parsed: ParsedQuery, idf) -> Marking:
+    """What to mark for a parsed question; `idf(term)` gives a term's rarity."""
+    weights = {t: w * idf(t) for t, w in parsed.terms.items() if t not in UNMARKED}
+    heaviest = max(weights.values(), default=0.0)
+    weights = {t: w for t, w in weights.items() if w >= MIN_MARK_SHARE * heaviest}
+    forms: dict[str, set[str]] = {}
+    for word in parsed.words:
+        term = term_for_word(word)
+        if term in weights:
+            forms.setdefault(term, set()).add(inflection_key(word))
+    return Marking(weights, {t: frozenset(f) for t, f in forms.items()})
 
 
 def _sibling(stored: dict) -> Sibling:

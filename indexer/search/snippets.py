@@ -9,12 +9,23 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 
-from indexer.text.analysis import CLITIC_SUFFIX, TOKEN_PATTERN, iter_words, term_for_word
+from indexer.text.analysis import (
+    CLITIC_SUFFIX,
+    TOKEN_PATTERN,
+    inflection_key,
+    iter_words,
+    term_for_word,
+)
 
+# A term's allowed word forms (inflection keys; `inflection_key`).
+Forms = Mapping[str, frozenset[str]] | None
+# On an article page, the occurrences of each word marked (the first ones).
+ARTICLE_MARKS_PER_TERM = 3
 MAX_CHARS = 300
 MIN_CHARS = 160
 MAX_FRAGMENTS = 3
@@ -88,10 +99,15 @@ def _sentence(text: str, starts: list[int], ends: list[int], i: int,
     return Span(start, end, tuple(marks))
 
 
-def _marks(text: str, terms: dict[str, float]) -> list[tuple[int, int, str]]:
-    """(start, end, term) of each word of the text that analyses to one of the terms."""
+def _marks(text: str, terms: dict[str, float], forms: Forms = None
+           ) -> list[tuple[int, int, str]]:
+    """(start, end, term) of each word of the text that analyses to one of the terms (and,
+    for a term of `forms`, is an inflection of one of the words given for it)."""
     if not terms:
         return []
+    if forms:
+        return [m for m in _marks(text, terms)
+                if m[2] not in forms or inflection_key(text[m[0]:m[1]]) in forms[m[2]]]
     if text.isascii():
         # Scan only words that start like a term (a C-speed regex), then confirm each by
         # analysing it: long articles are mostly words no query asked for.
@@ -147,6 +163,7 @@ def make_snippet(
     *,
     teaser: bool = False,
     max_chars: int = MAX_CHARS,
+    forms: Forms = None,
 ) -> str:
     """An HTML snippet of one to three sentence fragments around the most informative matches.
 
@@ -154,11 +171,12 @@ def make_snippet(
     sentence is scored by the weights of the terms it adds that earlier picks did not cover,
     a term repeated all over the article counting less than one that appears once, so the
     snippet shows why the article matched. With no match in the text (a title-only hit) the
-    opening is shown; a teaser is shown whole.
+    opening is shown; a teaser is shown whole. `forms` limits the words marked for a term
+    to inflections of the reader's own word ("effects" marks "effect", not "effective").
     """
     if teaser:
-        return highlight(text, terms)
-    marks = _marks(text, terms)
+        return highlight(text, terms, forms=forms)
+    marks = _marks(text, terms, forms)
     if not marks:
         return _escape_plain(_opening(text))
     in_doc: dict[str, int] = {}
@@ -272,23 +290,43 @@ def _backward(text: str, span: Span, bounds: tuple[list[int], list[int]], room: 
     return begin, span.end
 
 
-def highlight(text: str, terms: dict[str, float]) -> str:
+def highlight(text: str, terms: dict[str, float], *, forms: Forms = None) -> str:
     """The whole text, escaped, with every matched word in <mark>."""
-    return _render(text, Span(0, len(text), tuple(_marks(text, terms))))
+    return _render(text, Span(0, len(text), tuple(_marks(text, terms, forms))))
 
 
-def highlight_paragraphs(text: str, terms: dict[str, float]) -> list[str]:
-    """The text's paragraphs, each escaped and highlighted: for the full-article page."""
-    return [highlight(p, terms) for p in text.split("\n\n") if p.strip()]
+def highlight_paragraphs(text: str, terms: dict[str, float], *, forms: Forms = None,
+                         per_term: int = ARTICLE_MARKS_PER_TERM) -> list[str]:
+    """The text's paragraphs, each escaped, with the first `per_term` occurrences of each
+    term marked, each after an anchor numbered in reading order (id="match-1", "match-2",
+    ..., so a reader can step from one to the next): for the full-article page, where
+    marking every occurrence would mark dozens of words a screen."""
+    seen: dict[str, int] = {}
+    number = 0
+    out = []
+    for paragraph in (p for p in text.split("\n\n") if p.strip()):
+        kept = []
+        for mark in _marks(paragraph, terms, forms):
+            seen[mark[2]] = seen.get(mark[2], 0) + 1
+            if seen[mark[2]] <= per_term:
+                kept.append(mark)
+        numbers = list(range(number + 1, number + 1 + len(kept)))
+        number += len(kept)
+        out.append(_render(paragraph, Span(0, len(paragraph), tuple(kept)), numbers))
+    return out
 
 
-def _render(text: str, span: Span) -> str:
+def _render(text: str, span: Span, numbers: list[int] | None = None) -> str:
     out = []
     pos = span.start
+    count = 0
     for start, end, _ in span.marks:
         if start < pos or end > span.end:
             continue
         out.append(escape(text[pos:start]))
+        if numbers is not None:  # an anchor to step to, before the mark
+            out.append(f'<span class="match" id="match-{numbers[count]}"></span>')
+        count += 1
         out.append(f"<mark>{escape(text[start:end])}</mark>")
         pos = end
     out.append(escape(text[pos:span.end]))

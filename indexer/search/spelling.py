@@ -64,7 +64,7 @@ def is_known(snapshot: Snapshot, word: str) -> bool:
 def correct_word(snapshot: Snapshot, word: str,
                  vocabularies: Sequence[Vocabulary] | None = None,
                  lexicon: Collection[str] | None = None, avoid: Collection[str] = (),
-                 fits: Callable[[str], bool] | None = None) -> str | None:
+                 fits: Callable[[str], int] | None = None) -> str | None:
     """The best correction for one unknown word, or None.
 
     Its American spelling, if the index has it. Otherwise the index's words within two edits
@@ -73,7 +73,9 @@ def correct_word(snapshot: Snapshot, word: str,
     other words) or that flips a prefix (`flips_meaning`). A word of `lexicon` (real words;
     None: every word not in the index is a misspelling) is corrected only to a candidate that
     `fits` its place in the question ("brest cancer": "breast cancer" is in the index), among
-    the best few; without `fits`, not at all. `vocabularies` (one per segment) default to
+    the best few; without `fits`, not at all. Any other word, among its closest candidates,
+    is corrected to the one that `fits` most often (how many documents hold it beside the
+    word next to it). `vocabularies` (one per segment) default to
     the segments' cached ones.
     """
     word = word.lower()
@@ -107,16 +109,28 @@ def correct_word(snapshot: Snapshot, word: str,
         ranked.append((dist, -freq, candidate))
     ranked.sort()
     if real:
-        # A real word is kept unless a close word makes a phrase the index has; only the
-        # best few are tried, each costing a phrase lookup.
-        return next((c for _, _, c in ranked[:REAL_WORD_CANDIDATES] if fits(c)), None)
-    return ranked[0][2] if ranked else None
+        # A real word is kept unless a close word makes a phrase the index has (the one
+        # most documents hold, of the best few: each costs a phrase lookup).
+        counts = [(fits(c), c) for _, _, c in ranked[:REAL_WORD_CANDIDATES]]
+        best = max(counts, key=lambda fit: fit[0], default=(0, None))  # first of equals
+        return best[1] if best[0] > 0 else None
+    if not ranked:
+        return None
+    if fits is not None:
+        # Of the closest candidates, one that makes a phrase with the word beside it wins
+        # over a more used one that does not: "brest cancer" is "breast cancer", though
+        # "best" is the more common word one edit away.
+        closest = [c for d, _, c in ranked[:REAL_WORD_CANDIDATES] if d == ranked[0][0]]
+        if len(closest) > 1:
+            # max keeps the first (the more used word) among equal counts.
+            return max(closest, key=fits)
+    return ranked[0][2]
 
 
 def suggest(snapshot: Snapshot, words: list[str],
             vocabulary: Callable[[SegmentView], Vocabulary] = vocabulary,
             lexicon: Callable[[], Collection[str]] | None = None, keep: Collection[str] = (),
-            context: Callable[[list[str], int, str], bool] | None = None) -> dict[str, str]:
+            context: Callable[[list[str], int, str], int] | None = None) -> dict[str, str]:
     """Corrections for the unknown words of a query: {typed word: correction}.
 
     `vocabulary(segment)` gives a segment's Vocabulary (by default the segment's cached
@@ -184,23 +198,19 @@ def with_spelling_variants(snapshot: Snapshot, parsed: ParsedQuery) -> ParsedQue
                    expansions=[*parsed.expansions, *expansions])
 
 
-def fits_beside(snapshot: Snapshot, words: list[str], i: int, candidate: str) -> bool:
-    """True when `candidate`, put in place of `words[i]`, stands right before or after the
-    question's neighbouring word (stop words skipped, as the index skips them) somewhere in
-    the index: "brest cancer" can be "breast cancer", "turner syndrome" not "turned
+def fits_beside(snapshot: Snapshot, words: list[str], i: int, candidate: str) -> int:
+    """How many documents hold `candidate`, put in place of `words[i]`, right before or after
+    the question's neighbouring word (stop words skipped, as the index skips them); 0 when
+    none does: "brest cancer" can be "breast cancer", "turner syndrome" not "turned
     syndrome"."""
     term = term_for_word(candidate)
     if term is None:
-        return False
+        return 0
     before = next((t for w in reversed(words[:i]) if (t := term_for_word(w))), None)
     after = next((t for w in words[i + 1:] if (t := term_for_word(w))), None)
-    for pair in ((before, term), (term, after)):
-        if None in pair:
-            continue
-        for fieldname in ("title", "body"):
-            if snapshot.has_phrase(fieldname, pair):
-                return True
-    return False
+    return max((snapshot.phrase_count(fieldname, pair) for pair in ((before, term),
+                                                                    (term, after))
+                if None not in pair for fieldname in ("title", "body")), default=0)
 
 
 def all_english(words: list[str]) -> bool:

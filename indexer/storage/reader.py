@@ -118,9 +118,17 @@ class Snapshot:
         self.commit: int = reader.generation()
         self._ids = None
         self._frequencies: dict[tuple[str, str], int] = {}
+        self._memo: dict[str, object] = {}
         scope = (self.commit, reader.doc_count_all())
         self.segments = [SegmentView(leaf, offset, cache, scope)
                          for leaf, offset in searcher.leaf_searchers()]
+
+    def memo(self, name: str, compute: Callable[[], object]):
+        """A value computed once for this view of the index (`compute()` the first time)."""
+        found = self._memo.get(name)
+        if found is None:
+            found = self._memo[name] = compute()
+        return found
 
     def is_current(self) -> bool:
         """True while no commit has changed the generation since this view was opened."""
@@ -185,6 +193,12 @@ class Snapshot:
     def has_phrase(self, fieldname: str, words: Sequence[str]) -> bool:
         """True when some document holds these index terms side by side in the field."""
         return q.Phrase(fieldname, list(words)).matcher(self._searcher).is_active()
+
+    def phrase_count(self, fieldname: str, words: Sequence[str]) -> int:
+        """How many documents (deleted ones included) hold these index terms side by side in
+        the field (from each segment's cached phrase documents)."""
+        return sum(len(segment.phrase(fieldname, tuple(words)).docs)
+                   for segment in self.segments)
 
     def has_field(self, fieldname: str) -> bool:
         """True when the schema has the field."""

@@ -104,3 +104,21 @@ def iter_words(text: str):
             yield match.start(), match.end(), term
 
 
+
+
+_INFLECTIONS = ((re.compile(r"ies$"), "y"), (re.compile(r"(ss|[sxz]|[cs]h)es$"), r"\1"),
+                (re.compile(r"(?<=[^s])s$"), ""), (re.compile(r"ied$"), "y"),
+                (re.compile(r"(?<=..)(ed|ing)$"), ""), (re.compile(r"(.)\1$"), r"\1"),
+                (re.compile(r"e$"), ""))
+
+
+def inflection_key(word: str) -> str:
+    """What the inflections of one word share, and its derivations do not: the word
+    lower-cased without a possessive, plural, past or -ing ending ("effects", "effect" ->
+    "effect"; "effective" stays "effective"; "cramping", "cramps" -> "cramp"). Porter's
+    stem joins words of other meanings ("effect", "effective"); this only joins forms of
+    one word, for marking what the reader typed."""
+    word = _CLITIC.sub("", word.lower().replace("’", "'"))
+    for pattern, replacement in _INFLECTIONS:
+        word = pattern.sub(replacement, word, count=1)
+    return word

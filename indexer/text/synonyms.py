@@ -36,6 +36,12 @@ _NEGATION = re.compile(r"\b(can|won|don|doesn|didn|isn|aren|wasn|weren|couldn|sh
 _POSSESSIVE = re.compile(r"(?<=\w)'s\b", re.IGNORECASE)
 
 
+def negations_in(text: str) -> set[str]:
+    """The negations of a text, lower-cased, however they are typed ("cant", "can't",
+    "cannot")."""
+    return {m.group().lower() for m in _NEGATION.finditer(text.replace("’", "'"))}
+
+
 def _without_apostrophes(text: str) -> str:
     text = _POSSESSIVE.sub("", text.replace("’", "'"))
     return _NEGATION.sub(lambda m: f"{m.group(1) or m.group(2)} not", text)
@@ -123,6 +129,10 @@ class SynonymTable:
                 origin = row[2] if len(row) > 2 else "curated"
                 for medical in row[1].split("|"):
                     table.add(row[0], medical, origin)
+                    # The other way for a lay phrase of several words, searched as a phrase:
+                    # "halitosis" also finds an article that says "bad breath".
+                    if len(analyze(row[0])) > 1 and not negations_in(row[0]):
+                        table.add(medical, row[0], origin)
         for path in paths:
             path = Path(path)
             if not path.is_file():
