@@ -22,6 +22,9 @@ from indexer.build import index_corpus
 from indexer.storage import IndexStore
 
 ROOT = Path(__file__).resolve().parent.parent
+# Twelve records shaped like MedQuAD's: same-titled pages from several publishers, with
+# questions (section headings) and lists.
+MEDQUAD_SHAPED = ROOT / "tests" / "fixtures" / "medquad_shaped"
 
 # -- a larger corpus for paging ------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     LONG_WORD,
+    MEDQUAD_SHAPED,
     PAGED_COUNT,
     PAGED_WORD,
     Server,
@@ -53,6 +54,18 @@ def servers(shipped_index, tmp_path_factory):
     finally:
         for server in started:
             server.stop()
+
+
+@pytest.fixture(scope="module")
+def medquad_site(tmp_path_factory):
+    """A live server over twelve MedQuAD-shaped records: same-titled pages from several
+    publishers, questions as section headings, lists."""
+    root = tmp_path_factory.mktemp("browser-medquad")
+    server = Server(build_index(MEDQUAD_SHAPED, root / "index"), root / "server.log").start()
+    try:
+        yield server.wait_ready().url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -433,3 +446,113 @@ def test_desktop_pages_fit_and_keep_the_footer_at_the_bottom(page, site, tmp_pat
     footer = page.locator("footer.site").bounding_box()
     assert abs(footer["y"] + footer["height"] - DESKTOP["height"]) <= 1
     page.screenshot(path=tmp_path / "desktop-home.png", full_page=True)
+
+
+# -- a multi-source corpus ---------------------------------------------------------------
+
+
+def test_same_subject_pages_show_as_one_result_with_the_other_publishers_linked(
+        page, medquad_site, tmp_path):
+    """Three publishers' "High Blood Pressure" pages are one result, the others under it."""
+    check = expect()
+    page.goto(medquad_site + "/search?q=high+blood+pressure")
+    hits = page.locator("li.hit")
+    titles = hits.locator("h2 a").all_inner_texts()
+    assert titles.count("High Blood Pressure") == 1
+    first = hits.first
+    check(first.locator("h2 a")).to_have_text("High Blood Pressure")
+    also = first.locator("p.also a")
+    check(also).to_have_count(2)
+    leader = first.locator(".meta a.publisher").inner_text()
+    assert sorted([leader, *also.all_inner_texts()]) == ["MedlinePlus", "NHLBI",
+                                                          "NIHSeniorHealth"]
+    page.screenshot(path=tmp_path / "desktop-grouped-results.png", full_page=True)
+    also.first.click()
+    page.wait_for_url(re.compile(r"/article/"))
+    check(page.locator("article h1")).to_have_text("High Blood Pressure")
+
+
+def test_each_result_names_its_publisher_and_links_the_source(page, medquad_site):
+    """The publisher's name links to the original page, opened without the opener."""
+    page.goto(medquad_site + "/search?q=heart+attack")
+    link = page.locator("li.hit").first.locator(".meta a.publisher")
+    assert link.inner_text() in {"NHLBI", "CDC"}
+    assert re.match(r"https://www\.(nhlbi\.nih|cdc)\.gov/", link.get_attribute("href"))
+    assert "noopener" in link.get_attribute("rel")
+
+
+def test_type_ahead_offers_phrases_by_keyboard_and_a_title_opens_its_article(
+        page, medquad_site, tmp_path):
+    """"heart a" completes to "heart attack" (ArrowDown, Enter: two pages, so a search);
+    clicking "insomnia", one article's title, opens that article."""
+    check = expect()
+    open_home(page, medquad_site)
+    page.keyboard.type("heart a", delay=30)
+    options = page.locator("#q-suggestions [role=option]")
+    check(options.first).to_have_text("heart attack")
+    page.screenshot(path=tmp_path / "desktop-phrase-type-ahead.png")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/search\?"))
+    assert args_of(page.url)["q"] == "heart attack"
+
+    open_home(page, medquad_site)
+    page.keyboard.type("insom", delay=30)
+    option = page.locator("#q-suggestions [role=option]", has_text="insomnia")
+    check(option).to_contain_text("article")
+    option.click()
+    page.wait_for_url(re.compile(r"/article/MPlusHealthTopics-0007"))
+    check(page.locator("article h1")).to_have_text("Insomnia")
+
+
+@pytest.mark.parametrize("scripts", [True, False], ids=["with-js", "without-js"])
+def test_a_publisher_facet_narrows_the_results_and_can_be_cleared(
+        browser, problems, medquad_site, scripts):
+    """The facets are plain links: they work the same with scripts off."""
+    check = expect()
+    context, page = _watched_page(browser, problems, viewport=DESKTOP,
+                                  java_script_enabled=scripts)
+    try:
+        page.goto(medquad_site + "/search?q=blood")
+        facet = page.locator("nav.facets a", has_text="NHLBI")
+        count = int(re.search(r"\((\d+)\)", facet.locator("xpath=..").inner_text()).group(1))
+        facet.click()
+        page.wait_for_url(re.compile(r"publisher=NHLBI"))
+        publishers = page.locator("li.hit .meta .publisher").all_inner_texts()
+        assert publishers and set(publishers) == {"NHLBI"}
+        assert len(publishers) == count
+        page.locator("nav.facets a.clear").first.click()
+        page.wait_for_url(re.compile(r"^(?!.*publisher=)"))
+        check(page.locator("li.hit").first).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_the_home_page_says_what_it_holds_and_browses_subjects_a_to_z(page, medquad_site,
+                                                                      tmp_path):
+    """The collection line, searches drawn from the titles, and the A–Z index."""
+    check = expect()
+    page.goto(medquad_site + "/")
+    check(page.locator("p.collection")).to_contain_text("12 articles from")
+    check(page.locator(".samples a").first).to_have_text("High Blood Pressure")
+    page.screenshot(path=tmp_path / "desktop-home-index.png", full_page=True)
+    page.locator("nav.letters a", has_text="H").click()
+    page.wait_for_url(re.compile(r"/topics/h$"))
+    check(page.locator("ul.topics li")).to_have_count(2)
+    page.locator("ul.topics a", has_text="High Blood Pressure").click()
+    page.wait_for_url(re.compile(r"/search\?q=High"))
+    check(page.locator("li.hit").first.locator("h2 a")).to_have_text("High Blood Pressure")
+
+
+def test_an_article_keeps_its_headings_and_lists_and_fits_a_phone(phone, medquad_site,
+                                                                  tmp_path):
+    """Questions are headings, lists are lists, and the long source address wraps."""
+    check = expect()
+    phone.goto(medquad_site + "/article/NHLBI-0001?q=blood+pressure")
+    check(phone.locator("article .body h2")).to_have_count(3)
+    check(phone.locator("article .body ul")).to_have_count(2)
+    check(phone.locator("article .body li")).to_have_count(6)
+    assert no_horizontal_scroll(phone, PHONE["width"])
+    source = phone.locator("p.source a").bounding_box()
+    assert source["x"] + source["width"] <= PHONE["width"]
+    phone.screenshot(path=tmp_path / "phone-article.png", full_page=True)

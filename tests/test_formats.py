@@ -136,14 +136,34 @@ def test_truncated_gzip_keeps_the_records_before_the_break(tmp_path):
     assert any("truncated" in s.reason for s in result.skips)
 
 
-def test_medquad_xml_focus_is_title_and_qa_pairs_are_body():
+def test_medquad_xml_focus_is_title_answers_are_body_and_questions_head_them():
     path = need(DATA / "medquad" / "xml_sample" / "1_CancerGov_QA" / "0000001_4.xml")
     entry = parse_health_xml(path.read_bytes(), id="x", source=str(path))
     assert entry.title == "Chronic Myelogenous Leukemia"
     assert entry.id == "CancerGov-0000001_4"
     assert entry.url.startswith("https://www.cancer.gov/")
-    assert "What is (are) Chronic Myelogenous Leukemia ?" in entry.body
     assert "bone marrow makes too many white blood cells" in entry.body
+    # The questions are headings for the page, not indexed text.
+    assert "What is (are)" not in entry.body
+    assert entry.headings[0] == (0, "What is Chronic Myelogenous Leukemia?")
+    paragraphs = entry.body.split("\n\n")
+    assert all(0 <= n < len(paragraphs) for n, _ in entry.headings)
+
+
+def test_a_jsonl_record_with_one_question_per_answer_gets_them_as_headings():
+    record = {"id": "GHR-1", "title": "Gout", "text": "Gout is arthritis.\n\nIt runs in families.",
+              "questions": [{"question": "What is (are) Gout ?"},
+                            {"question": "Is Gout inherited ? ?"}]}
+    [entry] = parse_jsonl([json.dumps(record)], source="x.jsonl")
+    assert entry.body == "Gout is arthritis.\n\nIt runs in families."
+    assert entry.headings == ((0, "What is Gout?"), (1, "Is Gout inherited?"))
+
+
+def test_a_jsonl_record_whose_questions_do_not_match_its_answers_gets_no_headings():
+    record = {"id": "GHR-2", "title": "Gout", "text": "One answer only.",
+              "questions": [{"question": "What is Gout?"}, {"question": "Who gets it?"}]}
+    [entry] = parse_jsonl([json.dumps(record)], source="x.jsonl")
+    assert entry.headings == ()
 
 
 def test_medquad_xml_without_answers_is_skipped_with_reason():

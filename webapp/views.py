@@ -19,6 +19,8 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from indexer.search import MAX_PAGE, SearchEngine
+from indexer.search.collection import OTHER
+from indexer.search.layout import article_blocks
 from indexer.search.pages import clamp_page
 from indexer.storage import NoIndex
 
@@ -28,11 +30,6 @@ MAX_SUGGEST_Q = 100
 SAMPLE_COUNT = 5
 SUGGEST_LIMIT = 8
 PAGE_LINKS = 9
-# The article page breaks a long paragraph into chunks of a few sentences, for reading.
-CHUNK_CHARS = 600
-# Sentence ends in highlighted HTML: the snippets module only ever wraps single words in
-# <mark>, so whitespace after a full stop is never inside a tag.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"“‘(<])")
 
 
 def engine() -> SearchEngine:
@@ -105,9 +102,33 @@ def _search_args(q: str, exact: bool, filters: dict[str, str]) -> dict:
 
 def _samples() -> list[str]:
     try:
-        return engine().sample_questions()[:SAMPLE_COUNT]
+        return engine().sample_questions(SAMPLE_COUNT)
     except NoIndex:
         return []
+
+
+# The index letter "#" (subjects that start with a digit or a sign) in addresses.
+OTHER_SLUG = "other"
+
+
+def _home_page():
+    """The search box, sample searches, what the collection is, and its A–Z index."""
+    try:
+        collection = engine().collection()
+    except NoIndex:
+        collection = None
+    return render_template("home.html", samples=_samples(), collection=collection,
+                           letters=_letter_links(collection))
+
+
+def _letter_links(collection, chosen: str | None = None) -> list[dict]:
+    """The A–Z index: each letter, its subject count, and its address when it has any."""
+    if collection is None:
+        return []
+    return [{"letter": letter, "count": n, "chosen": letter == chosen,
+             "url": url_for("search.topics_page",
+                            letter=OTHER_SLUG if letter == OTHER else letter.lower())
+             if n else None} for letter, n in collection.letters().items()]
 
 
 @bp.app_template_global("external_url")
@@ -118,21 +139,6 @@ def _external_url(url: str) -> str | None:
     except ValueError:
         return None
     return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
-
-
-def readable_paragraphs(paragraphs_html: list[str]) -> list[Markup]:
-    """The engine's highlighted paragraphs, long ones split into chunks of a few sentences."""
-    out: list[Markup] = []
-    for html in paragraphs_html:
-        chunk = ""
-        for sentence in _SENTENCE_END.split(html):
-            if chunk and len(chunk) + len(sentence) > CHUNK_CHARS:
-                out.append(Markup(chunk))
-                chunk = ""
-            chunk = f"{chunk} {sentence}" if chunk else sentence
-        if chunk:
-            out.append(Markup(chunk))
-    return out
 
 
 @bp.app_template_filter("url_breaks")
@@ -162,8 +168,25 @@ def page_window(page: int, pages: int, width: int = PAGE_LINKS) -> range:
 
 @bp.get("/")
 def home():
-    """The search box and a few sample questions."""
-    return render_template("home.html", samples=_samples())
+    """The search box, sample searches, what the collection holds and its A–Z index."""
+    return _home_page()
+
+
+@bp.get("/topics/<letter>")
+def topics_page(letter: str):
+    """The subjects under one letter of the A–Z index, each linked to its article (one
+    page about it) or to the search for it (several)."""
+    slug = letter.strip().lower()
+    if slug == OTHER_SLUG:
+        chosen = OTHER
+    elif len(slug) == 1 and "a" <= slug <= "z":
+        chosen = slug.upper()
+    else:
+        abort(404, description="The A–Z index has a page for each letter from A to Z.")
+    page = _page_arg()
+    found, pages = engine().topics(chosen, page)
+    return render_template("topics.html", letter=chosen, topics=found, page=min(page, pages),
+                           pages=pages, letters=_letter_links(engine().collection(), chosen))
 
 
 @bp.get("/search")
@@ -174,7 +197,7 @@ def search_page():
         abort(400, description=f"That search is too long: use at most {MAX_Q:,} characters.")
     q = raw
     if not q.strip():
-        return render_template("home.html", samples=_samples())
+        return _home_page()
     page = _page_arg()
     exact = _exact_arg()
     filters = _filter_args()
@@ -209,7 +232,7 @@ def _facet_links(result, args: dict) -> list[dict]:
             continue  # one value for every match: nothing to choose between
         out.append({
             "label": FACET_LABELS[facet], "chosen": chosen,
-            "clear": search_url(base) if chosen else None,
+            "clear_url": search_url(base) if chosen else None,
             "options": [{"label": KIND_LABELS.get(value, value) if facet == "kind" else value,
                         "count": count, "chosen": value == chosen,
                         "url": search_url({**base, arg: value})} for value, count in values],
@@ -228,7 +251,7 @@ def article(doc_id: str):
     back = search_url(args, page=_page_arg()) if q.strip() else None
     return render_template(
         "article.html", article=view, q=q, back=back,
-        paragraphs=readable_paragraphs(view.paragraphs_html),
+        blocks=article_blocks(view.paragraphs_html, view.headings),
         source_url=_external_url(view.url),
         marked=sum(p.count('<span class="match"') for p in view.paragraphs_html),
     )

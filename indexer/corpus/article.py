@@ -42,6 +42,9 @@ class Article:
     # Who published it and when, as the record says (either may be empty).
     publisher: str = ""
     date: str = ""
+    # Section headings shown above body paragraphs, as (paragraph number, heading): stored
+    # for the article page, never indexed (MedQuAD's questions head its answers).
+    headings: tuple[tuple[int, str], ...] = ()
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -53,6 +56,8 @@ class Article:
         parts = [self.id, self.title, self.body, self.kind, self.url, self.description]
         if self.publisher or self.date:
             parts += [self.publisher, self.date]
+        if self.headings:
+            parts += [f"{number}:{heading}" for number, heading in self.headings]
         for part in parts:
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\x1f")
@@ -137,13 +142,19 @@ def make_entry(
     source_hash: str = "",
     publisher: str = "",
     date: str = "",
+    sections: list[tuple[str, str]] | None = None,
     extra: dict | None = None,
 ) -> Article:
     """Build an article record, normalising text, deriving a missing title and detecting teasers.
 
     A one-paragraph entry ending in an ellipsis is a teaser unless `kind` says otherwise. A
-    date is kept as YYYY-MM-DD when it reads as one (ISO 8601), and dropped otherwise.
+    date is kept as YYYY-MM-DD when it reads as one (ISO 8601), and dropped otherwise. With
+    `sections` ((heading, text) pairs), the body is their texts and the headings are kept
+    apart, each before the first paragraph of its text (`join_sections`).
     """
+    headings: tuple[tuple[int, str], ...] = ()
+    if sections:
+        body, headings = join_sections(sections)
     body = normalize_text(body)
     if kind is None:
         kind = TEASER if is_teaser_body(body) else ARTICLE
@@ -161,8 +172,38 @@ def make_entry(
         source_hash=source_hash,
         publisher=" ".join(normalize_text(publisher).split())[:PUBLISHER_MAX],
         date=iso_date(date),
+        headings=headings,
         extra=extra or {},
     )
+
+
+def join_sections(sections: list[tuple[str, str]]) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """A body made of (heading, text) sections, and each non-empty heading with the number of
+    the body paragraph it heads (paragraphs counted as `normalize_text` keeps them)."""
+    texts: list[str] = []
+    headings: list[tuple[int, str]] = []
+    for heading, text in sections:
+        text = normalize_text(text)
+        if not text:
+            continue
+        heading = " ".join(normalize_text(heading).split())[:HEADING_MAX]
+        if heading:
+            headings.append((sum(t.count("\n\n") + 1 for t in texts), heading))
+        texts.append(text)
+    return "\n\n".join(texts), tuple(headings)
+
+
+# A heading is a line, not a paragraph.
+HEADING_MAX = 200
+_TEMPLATE_PLURAL = re.compile(r"\s*\((?:are|is|s)\)", re.IGNORECASE)
+_SPACED_QUESTION = re.compile(r"[\s?]*\?[\s?]*$")
+
+
+def question_heading(question: str) -> str:
+    """A question as a section heading: MedQuAD's template marks dropped ("What is (are)
+    Gout ?" reads "What is Gout?")."""
+    text = " ".join(_TEMPLATE_PLURAL.sub("", question).split())
+    return _SPACED_QUESTION.sub("?", text) if "?" in text else text
 
 
 def iso_date(text: str) -> str:

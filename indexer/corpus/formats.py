@@ -27,7 +27,13 @@ from bs4 import (
 )
 from lxml import etree
 
-from indexer.corpus.article import Article, make_entry, slugify
+from indexer.corpus.article import (
+    Article,
+    make_entry,
+    normalize_text,
+    question_heading,
+    slugify,
+)
 from indexer.corpus.teasers import ARTICLE, TEASER, is_teaser_text
 
 QUESTION_PREFIX = ">>:"
@@ -256,6 +262,7 @@ def parse_jsonl(
             id=str(rid).strip(),
             title=title if isinstance(title, str) else "",
             body=text,
+            sections=record_sections(record, text),
             source=source,
             url=safe_url(url) if isinstance(url, str) else "",
             source_hash=source_hash,
@@ -267,6 +274,22 @@ def parse_jsonl(
             yield RecordError(where, "no text")
             continue
         yield entry
+
+
+def record_sections(record: dict, text: str) -> list[tuple[str, str]] | None:
+    """A record's text as (question, answer) sections when it lists its `questions` (MedQuAD:
+    answers joined by blank lines, one per question, in order), else None. A count that does
+    not match leaves the text without headings rather than heading the wrong answers."""
+    questions = record.get("questions")
+    if not isinstance(questions, list) or not questions:
+        return None
+    asked = [q.get("question") if isinstance(q, dict) else q for q in questions]
+    if not all(isinstance(q, str) for q in asked):
+        return None
+    answers = normalize_text(text).split("\n\n")
+    if len(answers) != len(asked):
+        return None
+    return [(question_heading(q), a) for q, a in zip(asked, answers, strict=True)]
 
 
 # -- MedQuAD-style XML -----------------------------------------------------------------------
@@ -282,19 +305,22 @@ def parse_health_xml(data: bytes, *, id: str, source: str, source_hash: str = ""
     if root.tag != "Document":
         raise FormatError(f"unknown XML document type <{root.tag}>")
     focus = (root.findtext("Focus") or "").strip()
-    parts = []
+    # Each question heads its answer on the article page; like the JSON Lines records of the
+    # same corpus, the questions are not indexed.
+    sections = []
     for pair in root.iter("QAPair"):
         question = (pair.findtext("Question") or "").strip()
         answer = (pair.findtext("Answer") or "").strip()
         if answer:
-            parts.append(f"{question}\n\n{answer}" if question else answer)
-    if not parts:
+            sections.append((question_heading(question), answer))
+    if not sections:
         raise FormatError("no answer text (answers removed at source)")
     doc_id = root.get("id") or id
     return make_entry(
         id=f"{root.get('source', 'xml')}-{doc_id}" if root.get("source") else id,
         title=focus,
-        body="\n\n".join(parts),
+        body="",
+        sections=sections,
         source=source,
         url=safe_url(root.get("url", "")),
         kind=ARTICLE,

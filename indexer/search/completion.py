@@ -30,6 +30,15 @@ from indexer.text.analysis import STOP_WORDS, term_for_word
 MAX_CANDIDATES = 60
 MAX_PHRASE_WORDS = 4
 _WORD = re.compile(r"[^\W\d_]{2,}")  # a word of letters, two or more
+# Subject keys drop apostrophes ("alzheimer s disease"): shown as titles write them.
+_POSSESSIVE = re.compile(r"(\w) s\b")
+_RUN_WORD = re.compile(r"[^\W\d_]{2,}(?:'s)?")
+# In an index of GLUE_CHECK_DOCS pages or more, a word of the bodies offered alone must be in
+# MIN_BODY_WORD_DOCS of them: there, words in one page only are mostly two glued together
+# where the corpus lost a space or an apostrophe (MedQuAD: "asthmathat", "diabetesan"). A
+# small collection's rare words are real ones.
+MIN_BODY_WORD_DOCS = 2
+GLUE_CHECK_DOCS = 1000
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class Completions:
             docs = np.flatnonzero(live) if live is not None else np.arange(segment.size)
             counts = np.bincount(codes[docs], minlength=len(values))
             for code in np.flatnonzero(counts):
-                subject = values[code]
+                subject = _POSSESSIVE.sub(r"\1's", values[code])
                 if subject:
                     subjects[subject] += int(counts[code])
                     if subject not in first_doc:
@@ -76,11 +85,16 @@ class Completions:
                         first_doc[subject] = int(at) + segment.offset
         weights: Counter = Counter()
         shared: Counter = Counter()  # runs: how many subjects hold each
+        # A one-word subject ("diabetes") weighs every title that has its word, as a run
+        # weighs every title that holds it: typing "diabe" offers it before its phrases.
+        one_word = {s for s in subjects if " " not in s}
         for subject, n in subjects.items():
             weights[subject] += n
             for phrase in runs_of(subject):
                 weights[phrase] += n
                 shared[phrase] += 1
+            for word in one_word.intersection(subject.split()) - {subject}:
+                weights[word] += n
         for phrase, holders in shared.items():
             if holders < 2 and phrase not in subjects:
                 del weights[phrase]  # one title's words, not a phrase readers use
@@ -121,7 +135,8 @@ def runs_of(subject: str) -> set[str]:
             run = words[start:start + size]
             if run[0] in STOP_WORDS or run[-1] in STOP_WORDS:
                 continue
-            if all(_WORD.fullmatch(w) or w.isdigit() for w in run) and _WORD.fullmatch(run[0]):
+            if all(_RUN_WORD.fullmatch(w) or w.isdigit() for w in run) and \
+                    _RUN_WORD.fullmatch(run[0]):
                 out.add(" ".join(run))
     out.discard(subject)
     return out
@@ -155,14 +170,17 @@ def complete(snapshot: Snapshot, text: str, limit: int) -> list[Completion]:
 
 def _complete_last_word(snapshot: Snapshot, word: str, limit: int,
                         fields: tuple[str, ...]) -> list[str]:
-    words: list[str] = []
+    words: dict[str, str] = {}  # word -> the field it was found in first
     for name in fields:
         if snapshot.has_field(name):
-            words.extend(islice((w for w in snapshot.prefix_words(name, word)
-                                 if _WORD.fullmatch(w)), MAX_CANDIDATES - len(words)))
+            for w in islice((w for w in snapshot.prefix_words(name, word)
+                             if _WORD.fullmatch(w)), MAX_CANDIDATES - len(words)):
+                words.setdefault(w, name)
         if len(words) >= MAX_CANDIDATES:
             break
     # The most used first: how many bodies hold the word's index term.
-    ranked = sorted(set(words), key=lambda w: (
-        -snapshot.remembered_doc_frequency("body", term_for_word(w) or w), w))
+    used = {w: snapshot.remembered_doc_frequency("body", term_for_word(w) or w) for w in words}
+    least = MIN_BODY_WORD_DOCS if snapshot.doc_count() >= GLUE_CHECK_DOCS else 1
+    ranked = sorted((w for w, name in words.items() if name == "spell_title" or used[w] >= least),
+                    key=lambda w: (-used[w], w))
     return ranked[:limit]

@@ -19,6 +19,7 @@ from indexer.ranking.model import RankingModel
 from indexer.ranking.pipeline import RankingContext
 from indexer.search.answer import answer
 from indexer.search.cache import ResultCache
+from indexer.search.collection import Collection, Topic, collection_of, topics
 from indexer.search.completion import (
     Completion,
     complete,
@@ -81,6 +82,7 @@ class SearchEngine:
             english_words()
             self.ranking.vectors(snapshot)
             completions_of(snapshot)
+            collection_of(snapshot)
 
     def version(self) -> tuple:
         """What identifies the index's current contents (generation, commit, vectors)."""
@@ -162,10 +164,27 @@ class SearchEngine:
         with self.pool.borrow() as snapshot:
             return complete(snapshot, text, limit)
 
-    def sample_questions(self) -> list[str]:
-        """Reader questions that came with the corpus (never indexed as documents)."""
+    def sample_questions(self, limit: int = 5) -> list[str]:
+        """Searches to suggest: the reader questions that came with the corpus (never indexed
+        as documents), else the titles of the subjects the most pages are about."""
         meta = self.store.read_meta()
-        return [q for qs in meta.get("questions", {}).values() for q in qs]
+        questions = [q for qs in meta.get("questions", {}).values() for q in qs]
+        if questions:
+            return questions[:limit]
+        with self.pool.borrow() as snapshot:
+            found = collection_of(snapshot)
+            return [snapshot.stored(found.subjects[key][1]).get("title") or key
+                    for key in found.covered(limit)]
+
+    def collection(self) -> Collection:
+        """What the live index holds: articles, summaries, publishers and subjects."""
+        with self.pool.borrow() as snapshot:
+            return collection_of(snapshot)
+
+    def topics(self, letter: str, page: int = 1) -> tuple[list[Topic], int]:
+        """One page of the subjects under an index letter (`collection.topics`)."""
+        with self.pool.borrow() as snapshot:
+            return topics(snapshot, letter, page)
 
     def doc_count(self) -> int:
         """Entries in the live index."""

@@ -24,9 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from indexer.corpus.article import subject_key
-
-_TAG = re.compile(r"<[^>]*>")
-_WORD = re.compile(r"\w+")
+from indexer.search.snippets import words_key
 
 Hit = tuple[int, float]
 
@@ -62,7 +60,7 @@ def variants_of_one_subject(a: str, b: str) -> bool:
 
 def snippet_key(snippet_html: str) -> str:
     """What a snippet says: its words, case-folded, without marks, tags or ellipses."""
-    return " ".join(_WORD.findall(_TAG.sub(" ", snippet_html).casefold()))
+    return words_key(snippet_html)
 
 
 def group_hits(hits: Sequence[Hit], title_of: Callable[[int], str],

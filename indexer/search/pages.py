@@ -14,7 +14,13 @@ from indexer.query.parser import ASPECT_WORDS
 from indexer.query.types import ParsedQuery
 from indexer.ranking.lexical import TopDocs
 from indexer.search.grouping import group_hits, reading_order
-from indexer.search.snippets import highlight, highlight_paragraphs, make_snippet
+from indexer.search.snippets import (
+    fragment_keys,
+    highlight,
+    highlight_paragraphs,
+    make_snippet,
+    words_key,
+)
 from indexer.storage import Snapshot
 from indexer.text.analysis import analyze, inflection_key, term_for_word
 
@@ -151,6 +157,8 @@ class ArticleView:
     publisher: str = ""
     publisher_full: str = ""
     date: str = ""
+    # (paragraph number, heading): the section headings the corpus gave (never indexed).
+    headings: tuple[tuple[int, str], ...] = ()
 
 
 NO_MATCH = "No articles match. Check the spelling or try fewer words."
@@ -184,9 +192,11 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
         out.message = f"Showing results for “{answer.suggestion}”."
     elif answer.by_meaning:
         out.message = "No article has these words. These are the closest in meaning."
+    said: set[str] = set()
     for group in shown:
         docnum, score = group.leader
         fields_ = stored(docnum)
+        snippet = _fresh_snippet(docnum, snippets, said)
         out.results.append(Result(
             id=fields_["id"],
             title=fields_.get("title", ""),
@@ -194,13 +204,25 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
             kind=fields_.get("kind", "article"),
             score=score,
             related=docnum in top.related,
-            snippet=snippets(docnum),
+            snippet=snippet,
             also=[_sibling(stored(d)) for d, _ in group.hits[1:]],
             **provenance(fields_),
         ))
     if out.total == 0 and out.message is None:
         out.message = NO_MATCH
     return out
+
+
+def _fresh_snippet(docnum: int, snippets, said: set[str]) -> str:
+    """A result's snippet, made again without the passages of the page's earlier snippets
+    when it would repeat one of them (pages of two subjects that share a passage); `said`
+    gathers the page's snippets."""
+    snippet = snippets(docnum)
+    if words_key(snippet) in {words_key(s) for s in said}:
+        avoid = frozenset().union(*(fragment_keys(s) for s in said))
+        snippet = snippets(docnum, avoid=avoid)
+    said.add(snippet)
+    return snippet
 
 
 def article_view(stored: dict, marks: Marking | None = None) -> ArticleView:
@@ -212,6 +234,7 @@ def article_view(stored: dict, marks: Marking | None = None) -> ArticleView:
         url=stored.get("url", ""), description=stored.get("description", ""), body=body,
         paragraphs_html=highlight_paragraphs(body, marks.weights, forms=marks.forms),
         title_html=highlight(stored.get("title", ""), marks.weights, forms=marks.forms),
+        headings=tuple((int(n), str(h)) for n, h in stored.get("headings") or ()),
         **provenance(stored),
     )
 
@@ -231,9 +254,10 @@ def _readers(snapshot: Snapshot, parsed: ParsedQuery):
     marks = marking(parsed, lambda t: snapshot.idf("body", t))
 
     @functools.cache
-    def snippet(docnum: int) -> str:
+    def snippet(docnum: int, avoid: frozenset[str] = frozenset()) -> str:
         return make_snippet(stored(docnum).get("body", ""), marks.weights,
-                            teaser=stored(docnum).get("kind") == TEASER, forms=marks.forms)
+                            teaser=stored(docnum).get("kind") == TEASER, forms=marks.forms,
+                            avoid=avoid)
 
     return stored, snippet
 

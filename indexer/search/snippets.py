@@ -164,6 +164,7 @@ def make_snippet(
     teaser: bool = False,
     max_chars: int = MAX_CHARS,
     forms: Forms = None,
+    avoid: frozenset[str] = frozenset(),
 ) -> str:
     """An HTML snippet of one to three sentence fragments around the most informative matches.
 
@@ -173,6 +174,9 @@ def make_snippet(
     snippet shows why the article matched. With no match in the text (a title-only hit) the
     opening is shown; a teaser is shown whole. `forms` limits the words marked for a term
     to inflections of the reader's own word ("effects" marks "effect", not "effective").
+    `avoid` holds what snippets shown above said (`fragment_keys`): sentences holding one of
+    those fragments are passed over when others match, so pages that share a passage show
+    different ones.
     """
     if teaser:
         return highlight(text, terms, forms=forms)
@@ -186,6 +190,10 @@ def make_snippet(
 
     bounds = _boundaries(text)
     spans = _sentences_with_marks(text, marks, bounds)
+    if avoid:
+        fresh = [s for s in spans
+                 if not any(key in words_key(text[s.start:s.end]) for key in avoid)]
+        spans = fresh or spans
 
     chosen: list[Span] = []
     covered: set[str] = set()
@@ -221,6 +229,25 @@ def make_snippet(
             html += "…"
         parts.append(html)
     return " ".join(parts) if len(parts) == 1 else SEPARATOR.join(parts)
+
+
+_TAG = re.compile(r"<[^>]*>")
+_WORD = re.compile(r"\w+")
+
+
+def words_key(text_or_html: str) -> str:
+    """What a text or snippet says: its words, case-folded, without marks, tags or ellipses."""
+    return " ".join(_WORD.findall(_TAG.sub(" ", text_or_html).casefold()))
+
+
+def fragment_keys(snippet_html: str) -> frozenset[str]:
+    """What each fragment of a snippet says (`words_key`), for `make_snippet(avoid=...)`."""
+    parts = snippet_html.split("…")  # fragments are cut, and joined, by ellipses
+    return frozenset(k for k in map(words_key, parts) if len(k) >= MIN_FRAGMENT_KEY)
+
+
+# A fragment shorter than this (in characters of words) says too little to count as shared.
+MIN_FRAGMENT_KEY = 20
 
 
 def _widen(text: str, chosen: list[Span], marks: list[tuple[int, int, str]],

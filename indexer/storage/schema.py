@@ -151,6 +151,7 @@ def build_schema() -> Schema:
         description=STORED(),
         publisher=STORED(),
         date=STORED(),
+        headings=STORED(),
         source=COLUMN(columns.VarBytesColumn()),
         hash=COLUMN(columns.VarBytesColumn()),
         merge_key=COLUMN(columns.VarBytesColumn()),
@@ -164,7 +165,7 @@ def build_schema() -> Schema:
 def document_fields(entry: Article) -> dict:
     """The index fields of one entry: the body is indexed without a teaser's cut-off word but
     stored whole for display."""
-    return {
+    fields = {
         "id": entry.id,
         "title": entry.title,
         "body": entry.indexed_body,
@@ -180,6 +181,9 @@ def document_fields(entry: Article) -> dict:
         "subject": subject_key(entry.title).encode("utf-8"),
         "publisher_name": publisher_name(entry).encode("utf-8"),
     }
+    if entry.headings:  # most entries have none: nothing stored for them
+        fields["headings"] = [list(heading) for heading in entry.headings]
+    return fields
 
 
 def publisher_name(entry: Article) -> str:

@@ -1,7 +1,7 @@
 // Type-ahead for the search box, following the ARIA combobox pattern (an input with
 // role=combobox, a listbox popup, aria-activedescendant for the highlighted option and a
 // polite live region). Optional: the page works without it, and a plain form submit is
-// always the way to search.
+// always the way to search. A suggestion that is one article's title opens that article.
 (function () {
   "use strict";
   var input = document.getElementById("q");
@@ -9,7 +9,7 @@
   var status = document.getElementById("q-status");
   if (!input || !list || !status || !window.fetch || !window.AbortController) return;
   var url = input.getAttribute("data-suggest-url") || "/api/suggest";
-  var active = -1, timer = null, lastQuery = "", controller = null;
+  var active = -1, timer = null, lastQuery = "", controller = null, shown = [];
 
   function options() { return list.querySelectorAll("[role=option]"); }
 
@@ -32,31 +32,43 @@
     input.setAttribute("aria-activedescendant", opts[active].id);
   }
 
-  function choose(text) {
-    input.value = text;
+  function choose(item) {
+    input.value = item.text;
     close();
     status.textContent = "";
-    input.form.submit();
+    // Only a same-site path (the API's own article address) is followed.
+    if (item.article && item.article.charAt(0) === "/" && item.article.charAt(1) !== "/") {
+      window.location.assign(item.article + "?q=" + encodeURIComponent(item.text));
+    } else {
+      input.form.submit();
+    }
   }
 
-  function show(words) {
+  function show(items) {
     list.textContent = "";
-    words.forEach(function (word, i) {
+    shown = items;
+    items.forEach(function (item, i) {
       var li = document.createElement("li");
       li.id = "q-opt-" + i;
       li.setAttribute("role", "option");
       li.setAttribute("aria-selected", "false");
-      li.textContent = word;
+      li.textContent = item.text;
+      if (item.article) {
+        var go = document.createElement("span");
+        go.className = "go";
+        go.textContent = " – article";
+        li.appendChild(go);
+      }
       // mousedown, not click: it comes before the input's blur closes the list.
-      li.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(word); });
+      li.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(item); });
       list.appendChild(li);
     });
-    var any = words.length > 0;
+    var any = items.length > 0;
     list.hidden = !any;
     input.setAttribute("aria-expanded", any ? "true" : "false");
     input.removeAttribute("aria-activedescendant");
     status.textContent = any
-      ? words.length + (words.length === 1 ? " suggestion" : " suggestions") +
+      ? items.length + (items.length === 1 ? " suggestion" : " suggestions") +
         ". Use the up and down arrows to pick one."
       : "";
     active = -1;
@@ -72,10 +84,12 @@
     fetch(url + "?q=" + encodeURIComponent(text), {
       signal: controller.signal, headers: { Accept: "application/json" }
     })
-      .then(function (r) { return r.ok ? r.json() : { suggestions: [] }; })
+      .then(function (r) { return r.ok ? r.json() : { items: [] }; })
       .then(function (data) {
         if (input.value.trim() === text && document.activeElement === input) {
-          show(data.suggestions || []);
+          show((data.items || []).filter(function (item) {
+            return item && typeof item.text === "string";
+          }));
         }
       })
       .catch(function () { /* type-ahead is optional: stay quiet */ });
@@ -95,7 +109,7 @@
     else if (ev.key === "Escape") { ev.preventDefault(); close(); status.textContent = ""; }
     else if (ev.key === "Enter" && active >= 0) {
       ev.preventDefault();
-      choose(options()[active].textContent);
+      choose(shown[active]);
     }
   });
   input.addEventListener("blur", function () { setTimeout(close, 150); });
