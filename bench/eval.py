@@ -186,7 +186,8 @@ def verdict(runs: Sequence[Run], ours: str, datasets: Sequence[str]) -> list[str
             continue
         for m in METRICS:
             best = max(((r.metrics[m], r.system) for r in runs
-                        if r.dataset == d and r.system != ours), default=None)
+                        if r.dataset == d and r.system not in (ours, UNGROUPED)),
+                       default=None)
             if best and mine.metrics[m] <= best[0]:
                 behind.append(f"{d} {m} ({mine.metrics[m]:.3f} vs {best[1]} {best[0]:.3f})")
     out.append("leads every peer on every column" if not behind
@@ -217,7 +218,7 @@ def lead_intervals(runs: Sequence[Run], ours: str, datasets: Sequence[str]) -> l
     out = []
     for (d, m), _ in TARGETS.items():
         mine = by.get((ours, d))
-        peers = [r for r in runs if r.dataset == d and r.system != ours]
+        peers = [r for r in runs if r.dataset == d and r.system not in (ours, UNGROUPED)]
         if mine is None or not peers:
             continue
         best = max(peers, key=lambda r: r.metrics[m])
@@ -312,10 +313,14 @@ NOTES = [
 ]
 
 
-def _reported_sets(medquad_n: int | None = None, names: Sequence[str] | None = None) -> list:
+def _reported_sets(medquad_n: int | None = None, names: Sequence[str] | None = None,
+                   tune_sets: bool = False) -> list:
     from bench import datasets as data
 
-    sets = data.reported_sets()
+    # --tune-sets: the questions constants are chosen on, for before/after figures of a
+    # relevance change; the reported test questions are never tuned on.
+    sets = ([_tune_set("nfcorpus-dev", 0), _tune_set("medquad-tune", 0)] if tune_sets
+            else data.reported_sets())
     if medquad_n:
         sets = [ds.subset(medquad_n) if ds.name.startswith("medquad") else ds for ds in sets]
     if names:
@@ -323,32 +328,45 @@ def _reported_sets(medquad_n: int | None = None, names: Sequence[str] | None = N
     return sets
 
 
-def _report_task(task: tuple[int, str, int | None, bool]) -> Run:
-    """One system on one data set (runs in a worker process; everything is loaded there)."""
-    from bench.peers import all_systems
+# The engine's hits as ranked, before results pages group them (--ungrouped).
+UNGROUPED = "ours, hits as ranked"
 
-    system_index, ds_name, medquad_n, keep = task
-    ds = next(d for d in _reported_sets(medquad_n) if d.name == ds_name)
-    return run_system(all_systems()[system_index], ds, keep_rankings=keep)
+
+def _systems(ungrouped: bool = False) -> list:
+    from bench.peers import Ours, all_systems
+
+    systems = all_systems()
+    return [*systems, Ours(name=UNGROUPED, grouped=False)] if ungrouped else systems
+
+
+def _report_task(task: tuple[int, str, int | None, bool, bool, bool]) -> Run:
+    """One system on one data set (runs in a worker process; everything is loaded there)."""
+    system_index, ds_name, medquad_n, keep, tune_sets, ungrouped = task
+    ds = next(d for d in _reported_sets(medquad_n, tune_sets=tune_sets) if d.name == ds_name)
+    return run_system(_systems(ungrouped)[system_index], ds, keep_rankings=keep)
 
 
 def report(argv: Sequence[str], dataset_names: Sequence[str] | None = None,
            system_names: Sequence[str] | None = None, per_query: Path | None = None,
-           medquad_n: int | None = None, jobs: int = 2) -> list[Run]:
-    """Evaluate every system on every reported data set and print/write the table.
+           medquad_n: int | None = None, jobs: int = 2, tune_sets: bool = False,
+           ungrouped: bool = False) -> list[Run]:
+    """Evaluate every system on every reported data set (or the tuning sets) and print/write
+    the table; with `ungrouped`, our hits as ranked too, beside them as results pages order
+    them.
 
     With jobs > 1 the (system, data set) pairs run in that many worker processes, slowest
     first: the figures are the same, the per-query timings noisier.
     """
-    from bench.peers import Ours, TutorialWhoosh, all_systems
+    from bench.peers import Ours, TutorialWhoosh
 
-    sets = _reported_sets(medquad_n, dataset_names)
-    systems = all_systems()
+    sets = _reported_sets(medquad_n, dataset_names, tune_sets)
+    systems = _systems(ungrouped)
     chosen = [i for i, s in enumerate(systems)
               if not system_names or any(n.lower() in s.name.lower() for n in system_names)]
     # Whoosh-based systems on MedQuAD take longest: start them first.
-    slow = (TutorialWhoosh.name, Ours.name)
-    tasks = sorted(((i, ds.name, medquad_n, per_query is not None) for ds in sets for i in chosen),
+    slow = (TutorialWhoosh.name, Ours.name, UNGROUPED)
+    tasks = sorted(((i, ds.name, medquad_n, per_query is not None, tune_sets, ungrouped)
+                    for ds in sets for i in chosen),
                    key=lambda t: (not t[1].startswith("medquad"), systems[t[0]].name not in slow))
 
     def show(run: Run) -> None:
@@ -392,8 +410,9 @@ def report(argv: Sequence[str], dataset_names: Sequence[str] | None = None,
             print(notes[-1])
     # A partial run (some data sets, systems or questions) must not replace the full report.
     partial = bool(dataset_names or system_names or medquad_n)
+    stem = "eval-tune-sets" if tune_sets else "eval-partial" if partial else "eval"
     path = write_results(runs, labels, {"argv": list(argv), "jobs": jobs, "notes": notes},
-                         stem="eval-partial" if partial else "eval")
+                         stem=stem)
     print(f"\nwritten: {path.relative_to(ROOT)} and {path.with_suffix('.json').name}")
     if per_query is not None:
         dump = {f"{r.system}|{r.dataset}": {"per_query": r.per_query, "rankings": r.rankings}
@@ -737,6 +756,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2,
                         help="worker processes (1 for clean per-query timings)")
     parser.add_argument("--per-query", type=Path, help="write per-query metrics and rankings")
+    parser.add_argument("--tune-sets", action="store_true",
+                        help="report on the tuning questions (NFCorpus dev, MedQuAD tune) "
+                             "instead of the test sets: before/after figures of a change")
+    parser.add_argument("--ungrouped", action="store_true",
+                        help=f"also report our hits as ranked, before results pages group "
+                             f"them ('{UNGROUPED}')")
     args = parser.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     from bench import datasets as data
@@ -748,7 +773,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tune:
         tune(argv, jobs=args.jobs)
         return 0
-    report(argv, args.datasets, args.systems, args.per_query, args.medquad_n, args.jobs)
+    report(argv, args.datasets, args.systems, args.per_query, args.medquad_n, args.jobs,
+           args.tune_sets, args.ungrouped)
     return 0
 
 

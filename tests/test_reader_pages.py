@@ -8,7 +8,14 @@ import re
 
 import pytest
 
-from indexer.search.layout import HEADING, LIST, PARAGRAPH, article_blocks, as_list
+from indexer.search.layout import (
+    HEADING,
+    LIST,
+    PARAGRAPH,
+    SUBHEADING,
+    article_blocks,
+    as_list,
+)
 from tests.browser_support import MEDQUAD_SHAPED, build_index
 from tests.test_web import make_client
 
@@ -130,6 +137,20 @@ def test_headings_go_before_the_paragraph_they_head_and_are_escaped():
     blocks = article_blocks(["One.", "Two."], [(1, "Is <b> safe?")])
     assert [(b.kind, b.html) for b in blocks] == [
         (PARAGRAPH, "One."), (HEADING, "Is &lt;b&gt; safe?"), (PARAGRAPH, "Two.")]
+
+
+@pytest.mark.parametrize(("line", "heading"), [
+    ("Measuring Blood Pressure", True), ("Causes of <mark>Diabetes</mark>", True),
+    ("Espaol is a word.", False), ("Symptoms include:", False), ("NOTE", False),
+    ("Blood pressure is the force of blood pushing against the walls", False),
+])
+def test_a_short_line_before_more_text_is_a_subheading(line, heading):
+    blocks = article_blocks([line, "More text follows here."])
+    assert (blocks[0].kind == SUBHEADING) is heading
+
+
+def test_a_short_last_line_is_not_a_subheading():
+    assert article_blocks(["Text first.", "Contact Us"])[-1].kind == PARAGRAPH
 
 
 def test_a_long_paragraph_is_cut_at_sentence_ends():

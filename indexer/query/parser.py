@@ -35,7 +35,7 @@ from indexer.query.types import (
 )
 from indexer.storage.schema import QUERY_FIELDS, build_schema
 from indexer.text.analysis import TOKEN_PATTERN, analyze
-from indexer.text.synonyms import SynonymTable, negations_in
+from indexer.text.synonyms import SynonymTable, negations_in, surface_key
 
 MAX_TERMS = 48
 # Chosen by bench.eval --tune (2.0 until the title match bonus of indexer.ranking.model came).
@@ -204,7 +204,7 @@ class QueryBuilder:
                 parsed.terms.setdefault(t, weight)
             if exp.lay and len(phrase.split()) > 1:
                 parsed.names.append(exp.label)
-                if "not" in phrase.lower().split():  # a negation, however typed
+                if "not" in surface_key(phrase):  # a negation, however typed
                     negated.update(analyze(" ".join(negations_in(text))))
             if len(added) >= MAX_TERMS // 2:
                 break

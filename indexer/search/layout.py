@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from html import escape
 
 HEADING = "heading"
+SUBHEADING = "subheading"
 PARAGRAPH = "paragraph"
 LIST = "list"
 # A long paragraph is shown in chunks of a few sentences, for reading.
@@ -23,12 +24,18 @@ _ITEM_MARK = re.compile(r"(?:^|\s)[-•]\s+(?=\S)")
 # a line ending in a colon, or a short label such as "Key Points" before capitalised items.
 LEAD_MAX_CHARS = 80
 MIN_ITEMS = 2
+# A paragraph that is a short capitalised line without end punctuation, followed by more
+# text, is the source's own heading ("Measuring Blood Pressure"): MedQuAD keeps those as
+# lines of their own.
+SUBHEADING_MAX_WORDS = 8
+_ENDS_PHRASE = re.compile(r"[.!?:;,…)\]\"”’'-]$")
 
 
 @dataclass(frozen=True)
 class Block:
-    """One block of an article page: a heading (`html` is its escaped text), a paragraph
-    (`html`), or a list (`html` is the lead-in, maybe empty; `items` the entries)."""
+    """One block of an article page: a heading or a sub-heading (`html` is its text), a
+    paragraph (`html`), or a list (`html` is the lead-in, maybe empty; `items` the
+    entries)."""
 
     kind: str
     html: str
@@ -49,9 +56,19 @@ def article_blocks(paragraphs_html: list[str],
         listed = as_list(html)
         if listed is not None:
             blocks.append(listed)
+        elif number + 1 < len(paragraphs_html) and is_subheading(html):
+            blocks.append(Block(SUBHEADING, html))
         else:
             blocks.extend(Block(PARAGRAPH, chunk) for chunk in chunks(html))
     return blocks
+
+
+def is_subheading(html: str) -> bool:
+    """A short capitalised line that does not end as a sentence or a phrase does."""
+    text = _visible(html).strip()
+    words = text.split()
+    return (0 < len(words) <= SUBHEADING_MAX_WORDS and text[:1].isupper()
+            and not _ENDS_PHRASE.search(text) and not text.isupper())
 
 
 def as_list(html: str) -> Block | None:

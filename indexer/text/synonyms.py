@@ -97,14 +97,21 @@ class SynonymTable:
     def expand(self, text: str) -> list[tuple[str, Expansion]]:
         """The expansions for a query: (matched phrase as typed, expansion), longest phrases
         first, each word of the query used by one phrase at most."""
-        raw = TOKEN_PATTERN.findall(_without_apostrophes(text))
+        typed = TOKEN_PATTERN.findall(text)
+        # Each word as matched ("cant" -> "can", "not"), and the typed word it came from.
+        raw: list[str] = []
+        origin: list[int] = []
+        for k, token in enumerate(typed):
+            parts = TOKEN_PATTERN.findall(_without_apostrophes(token))
+            raw.extend(parts)
+            origin.extend([k] * len(parts))
         words = tuple(stem(w.lower()) for w in raw)
         out: list[tuple[str, Expansion]] = []
         i = 0
         while i < len(words):
             for n in range(min(MAX_KEY_WORDS, len(words) - i), 0, -1):
                 key = words[i:i + n]
-                phrase = " ".join(raw[i:i + n])
+                phrase = " ".join(typed[origin[i]:origin[i + n - 1] + 1])
                 if n == 1 and is_acronym(raw[i]) and (ACRONYM_KEY + raw[i],) in self.entries:
                     key, phrase = (ACRONYM_KEY + raw[i],), raw[i]
                 if key in self.entries:
