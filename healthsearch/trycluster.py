@@ -1,7 +1,7 @@
 """`healthsearch cluster up`: N read replicas and HAProxy on one machine, for trying the
-cluster out. The primary's live generation is published to each replica's folder, each
-replica is a `healthsearch serve --read-only` on its own port, HAProxy listens where a single
-server would; Ctrl-C (or SIGTERM) stops them all."""
+cluster out (and for bench.cluster). The primary's live generation is published to each
+replica's folder, each replica is a `healthsearch serve --read-only` on its own port, HAProxy
+listens where a single server would; Ctrl-C (or SIGTERM) stops them all."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from healthsearch.haproxy import haproxy_config
 from healthsearch.replicas import cluster_status
 from indexer.config import Replica, Settings
 from indexer.storage import IndexStore
-from indexer.storage.publish import publish
+from indexer.storage.publish import Published, publish
 
 HAPROXY = "haproxy"
 START_LIMIT_S = 90
@@ -35,70 +35,91 @@ def cluster_file_text(replicas: list[Replica]) -> str:
                    f'url = "{r.url}"\n\n' for r in replicas)
 
 
-def run_local(settings: Settings, folder: Path, count: int, base_port: int,
-              echo: Callable[[str], None]) -> int:
-    """Publish, start the replicas and HAProxy, and wait until stopped; the exit code."""
-    if shutil.which(HAPROXY) is None:
-        echo("haproxy is not installed (`make haproxy-deps` installs Debian's, as root)")
-        return 2
-    folder.mkdir(parents=True, exist_ok=True)
-    replicas = local_replicas(folder, count, base_port)
-    (folder / "cluster.toml").write_text(cluster_file_text(replicas))
-    config = folder / "haproxy.cfg"
-    config.write_text(haproxy_config(replicas, settings.host, settings.port))
-    for done in publish(IndexStore(settings.index_dir), replicas):
-        echo(f"published {done.generation} to {done.replica} in {done.copy_seconds:.2f}s"
-             + (f": {done.error}" if done.error else ""))
-    children: list[subprocess.Popen] = []
-    stopping = []
+class LocalCluster:
+    """N replicas of the primary's index on localhost ports, and HAProxy in front of them."""
 
-    def stop(signum=None, frame=None) -> None:
-        stopping.append(signum)
+    def __init__(self, settings: Settings, folder: Path, count: int, base_port: int,
+                 threads: int | None = None):
+        self.settings, self.folder = settings, folder
+        self.replicas = local_replicas(folder, count, base_port)
+        self.threads = threads or settings.threads
+        self.children: list[subprocess.Popen] = []
+        self.config = folder / "haproxy.cfg"
+        self.cluster_file = folder / "cluster.toml"
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        for r in replicas:
-            log = open(folder / f"{r.name}.log", "w")  # noqa: SIM115 (kept for the child)
-            children.append(subprocess.Popen(
+    def start(self, stopping: Callable[[], bool] = lambda: False) -> list[Published]:
+        """Publish to every replica, start them, then HAProxy once they answer; raises
+        RuntimeError when they do not all come up."""
+        if shutil.which(HAPROXY) is None:
+            raise RuntimeError("haproxy is not installed (`make cluster-deps` installs "
+                               "Debian's, as root)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.cluster_file.write_text(cluster_file_text(self.replicas))
+        self.config.write_text(haproxy_config(self.replicas, self.settings.host,
+                                              self.settings.port))
+        published = publish(IndexStore(self.settings.index_dir), self.replicas)
+        for r in self.replicas:
+            log = open(self.folder / f"{r.name}.log", "w")  # noqa: SIM115 (the child's)
+            self.children.append(subprocess.Popen(
                 [sys.executable, "-m", "healthsearch", "serve", "--read-only", "--index-dir",
                  r.index_dir, "--host", "127.0.0.1", "--port", r.url.rsplit(":", 1)[1],
-                 "--processes", "1"], stdout=log, stderr=log))
-        if not _wait_healthy(replicas, children, stopping):
-            echo("the replicas did not all start: see the logs in " + str(folder))
-            return 1
+                 "--processes", "1", "--threads", str(self.threads)],
+                stdout=log, stderr=log))
+        if not self._wait_healthy(stopping):
+            raise RuntimeError(f"the replicas did not all start: see the logs in {self.folder}")
         # Started once the replicas answer, so that its first checks find them up.
-        children.append(subprocess.Popen([HAPROXY, "-db", "-f", str(config)]))
+        self.children.append(subprocess.Popen(
+            [HAPROXY, "-db", "-f", str(self.config)], stdout=subprocess.DEVNULL,
+            stderr=open(self.folder / "haproxy.log", "w")))  # noqa: SIM115 (the child's)
+        return published
+
+    def running(self) -> bool:
+        """True while every replica and HAProxy still run."""
+        return bool(self.children) and all(c.poll() is None for c in self.children)
+
+    def stop(self) -> None:
+        """HAProxy first (no new requests), then the replicas; each given 10 s to go."""
+        for child in reversed(self.children):
+            if child.poll() is None:
+                child.terminate()
+        for child in reversed(self.children):
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        self.children.clear()
+
+    def _wait_healthy(self, stopping: Callable[[], bool]) -> bool:
+        deadline = time.monotonic() + START_LIMIT_S
+        while time.monotonic() < deadline and not stopping():
+            if any(c.poll() is not None for c in self.children):
+                return False
+            if all(s["healthy"] for s in cluster_status(self.replicas, timeout=1.0)):
+                return True
+            time.sleep(0.3)
+        return False
+
+
+def run_local(settings: Settings, folder: Path, count: int, base_port: int,
+              echo: Callable[[str], None]) -> int:
+    """Start the cluster and wait until stopped (SIGINT, SIGTERM); the exit code."""
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.append(signum))
+    cluster = LocalCluster(settings, folder, count, base_port)
+    try:
+        for done in cluster.start(lambda: bool(stopping)):
+            echo(f"published {done.generation} to {done.replica} in {done.copy_seconds:.2f}s"
+                 + (f": {done.error}" if done.error else ""))
         echo(f"{count} replicas behind HAProxy on http://{settings.host}:{settings.port}/ "
-             f"(config {config}); publish with `healthsearch publish --cluster-file "
-             f"{folder / 'cluster.toml'}`; Ctrl-C stops")
-        while not stopping and all(c.poll() is None for c in children):
+             f"(config {cluster.config}); publish with `healthsearch publish --cluster-file "
+             f"{cluster.cluster_file}`; Ctrl-C stops")
+        while not stopping and cluster.running():
             time.sleep(0.5)
         return 0 if stopping else 1
+    except RuntimeError as exc:
+        echo(str(exc))
+        return 0 if stopping else 1
     finally:
-        _stop_all(children)
-
-
-def _wait_healthy(replicas: list[Replica], children: list[subprocess.Popen],
-                  stopping: list) -> bool:
-    deadline = time.monotonic() + START_LIMIT_S
-    while time.monotonic() < deadline and not stopping:
-        if any(c.poll() is not None for c in children):
-            return False
-        if all(s["healthy"] for s in cluster_status(replicas, timeout=1.0)):
-            return True
-        time.sleep(0.3)
-    return False
-
-
-def _stop_all(children: list[subprocess.Popen]) -> None:
-    """HAProxy first (no new requests), then the replicas; each given 10 s to go."""
-    for child in reversed(children):
-        if child.poll() is None:
-            child.terminate()
-    for child in reversed(children):
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        cluster.stop()
