@@ -6,8 +6,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 INDEX_DIR ?= var/index
 PYTEST_ARGS ?=
+N ?= 3
 
-.PHONY: install serve index test lint browser-deps bench eval clean
+.PHONY: install serve index test lint browser-deps cluster-deps cluster bench eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +46,24 @@ browser-deps:
 	      || echo "could not install chromium: browser tests will be skipped"; \
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; }
 
+## cluster-deps: Debian's haproxy and rsync for the replica cluster and its test (skipped, with a reason, without them)
+cluster-deps:
+	@for tool in haproxy rsync; do command -v $$tool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $$tool for the replica cluster"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$tool >/dev/null) \
+	      || echo "could not install $$tool: the cluster test will be skipped"; \
+	  else echo "$$tool missing and not root: the cluster test will be skipped"; fi; }; done
+
+## cluster: N read replicas of $(INDEX_DIR) behind HAProxy on http://$(HOST):$(PORT) (Ctrl-C stops them all)
+cluster: $(VENV)/.installed cluster-deps
+	$(BIN)/healthsearch cluster up --replicas $(N) --index-dir $(INDEX_DIR) --host $(HOST) --port $(PORT)
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
 ## test: the whole suite (lint, unit, integration, browser, slow robustness tests)
-test: $(VENV)/.installed-test browser-deps
+test: $(VENV)/.installed-test browser-deps cluster-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 

@@ -6,7 +6,10 @@ Run as its own process, so the server's figures are not shared with the client's
     python -m bench.http_load --port 8000 --queries Q.json --set log --clients 8 --duration 25
 
 Every non-200 answer, timeout or connection error counts as an error. Prints one JSON line:
-requests, errors (by kind), req/s over the measured window, latency percentiles.
+requests, errors (by kind), req/s over the measured window, latency percentiles. With
+--record FILE, also one JSON line per answer: when, the question, the status, and what the
+page says it was read from (generation, commit, total, result ids) and which replica answered
+(behind a load balancer), so that a test can check every page against its generation.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -29,8 +33,9 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def run_load(host: str, port: int, path: str, queries: list[str], *, clients: int,
              duration: float, max_requests: int, offset: int = 0,
-             timeout: float = 30.0) -> dict:
-    """Drive the server with `clients` threads until the time or request budget is spent."""
+             timeout: float = 30.0, record: Callable[[dict], None] | None = None) -> dict:
+    """Drive the server with `clients` threads until the time or request budget is spent;
+    `record` is handed what each answer said (see `answer_record`)."""
     if host not in LOCAL_HOSTS:
         raise ValueError("the load generator only targets localhost")
     counter = itertools.count()
@@ -57,6 +62,8 @@ def run_load(host: str, port: int, path: str, queries: list[str], *, clients: in
                 body = resp.read()
                 if resp.status != 200 or not body:
                     kind = f"HTTP {resp.status}"
+                if record is not None:
+                    record(answer_record(time.time(), q, resp, body))
                 if resp.getheader("connection", "").lower() == "close":
                     conn.close()
             except (OSError, http.client.HTTPException) as exc:
@@ -93,6 +100,23 @@ def run_load(host: str, port: int, path: str, queries: list[str], *, clients: in
     }
 
 
+def answer_record(when: float, q: str, resp: http.client.HTTPResponse, body: bytes) -> dict:
+    """What one answer said: status, the replica that answered (HAProxy's X-Replica), and
+    from a JSON results page its generation, commit, total and result ids."""
+    out = {"t": round(when, 3), "q": q, "status": resp.status,
+           "replica": resp.getheader("x-replica"),
+           "header": resp.getheader("x-index-generation")}
+    try:
+        page = json.loads(body)
+    except ValueError:
+        return out
+    if isinstance(page, dict):
+        out.update(generation=page.get("generation"), commit=page.get("commit"),
+                   total=page.get("total"),
+                   ids=[r.get("id") for r in page.get("results", [])])
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: one bounded load phase; prints one JSON line."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -106,11 +130,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-requests", type=int, default=100_000)
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--record", help="write what each answer said here, one JSON line each")
     args = ap.parse_args(argv)
     queries = json.loads(Path(args.queries).read_text(encoding="utf-8"))[args.set]
-    result = run_load(args.host, args.port, args.path, queries, clients=args.clients,
-                      duration=args.duration, max_requests=args.max_requests,
-                      offset=args.offset, timeout=args.timeout)
+    out = open(args.record, "w", encoding="utf-8") if args.record else None  # noqa: SIM115
+    lock = threading.Lock()
+
+    def record(line: dict) -> None:
+        with lock:
+            out.write(json.dumps(line) + "\n")
+
+    try:
+        result = run_load(args.host, args.port, args.path, queries, clients=args.clients,
+                          duration=args.duration, max_requests=args.max_requests,
+                          offset=args.offset, timeout=args.timeout,
+                          record=record if out else None)
+    finally:
+        if out:
+            out.close()
     sys.stdout.write(json.dumps(result) + "\n")
 
 

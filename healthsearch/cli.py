@@ -12,7 +12,7 @@ import click
 
 from healthsearch.progress import progress_for
 from indexer.build import NothingToIndex, index_corpus
-from indexer.config import THREADS, Settings
+from indexer.config import THREADS, Replica, Settings, parse_replicas, read_cluster_file
 from indexer.ranking.encoder import MODEL_NAME
 from indexer.storage import IndexBusy, IndexStore, NoIndex
 from indexer.storage.stats import index_stats
@@ -21,6 +21,29 @@ index_dir_option = click.option(
     "--index-dir", type=click.Path(path_type=Path), default=None,
     help="Index folder [env HEALTHSEARCH_INDEX_DIR; default ./var/index].",
 )
+
+
+def replica_options(command):
+    """--replica (repeated) and --cluster-file: which read replicas a command is about."""
+    command = click.option(
+        "--cluster-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        default=None, help="TOML file with a [[replica]] table (name, index_dir, url) per "
+                           "replica [env HEALTHSEARCH_CLUSTER_FILE].")(command)
+    return click.option(
+        "--replica", "replica_specs", multiple=True, metavar="DIR[=URL]",
+        help="A replica's index folder (local, or host:path over ssh) and the address it "
+             "serves on; repeat for each [env HEALTHSEARCH_REPLICAS, comma-separated].",
+    )(command)
+
+
+def _replicas(settings: Settings, specs: tuple[str, ...], cluster_file: Path | None
+              ) -> tuple[Replica, ...]:
+    """Flags first, then the cluster file given, then the environment's."""
+    if specs:
+        return parse_replicas(specs)
+    if cluster_file is not None:
+        return read_cluster_file(cluster_file)
+    return settings.replicas
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,8 +78,12 @@ def cli() -> None:
 @click.option("--embed-provider", type=click.Choice(["cpu", "cuda"]), default=None,
               help="Where the model runs: cpu, or cuda with onnxruntime-gpu and a GPU "
                    "[env HEALTHSEARCH_EMBED_PROVIDER; default cpu].")
+@click.option("--publish", "then_publish", is_flag=True,
+              help="Then publish the live generation to the replicas (see `publish`).")
+@replica_options
 def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, quiet, strict,
-          wait, vectors, embed_workers, embed_provider) -> None:
+          wait, vectors, embed_workers, embed_provider, then_publish, replica_specs,
+          cluster_file) -> None:
     """Index PATHS (files or folders; default ./corpus), incrementally unless --rebuild."""
     settings = Settings().with_overrides(
         index_dir=index_dir, workers=workers, writer_memory_mb=memory_mb,
@@ -99,8 +126,58 @@ def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, q
             lacking = f", {v.missing} without a vector (no model)" if v.missing else ""
             click.echo(f"vectors: {v.embedded} embedded, {v.reused} reused{lacking} in "
                        f"{v.seconds:.2f}s{rate}")
+    if then_publish:
+        _publish(store, _replicas(settings, replica_specs, cluster_file), settings,
+                 as_json=as_json, wait=True)
     if strict and summary.skipped:
         sys.exit(3)
+
+
+@cli.command(name="publish")
+@index_dir_option
+@replica_options
+@click.option("--links/--no-links", default=None,
+              help="Hard-link files where a replica's folder is on this disk, else copy "
+                   "[env HEALTHSEARCH_PUBLISH_LINKS; default on].")
+@click.option("--kbps", type=click.IntRange(0), default=None,
+              help="Cap the copy at this many KB/s, 0 for none [env HEALTHSEARCH_PUBLISH_KBPS].")
+@click.option("--wait/--no-wait", default=True,
+              help="Wait for a running indexer to finish (the default), or fail.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per replica.")
+def publish_command(index_dir, replica_specs, cluster_file, links, kbps, wait, as_json) -> None:
+    """Publish the live generation to every read replica: copy it (rsync), then switch the
+    replica's CURRENT. A replica that misses one catches up on the next."""
+    settings = Settings().with_overrides(index_dir=index_dir, publish_links=links,
+                                         publish_kbps=kbps)
+    _publish(IndexStore(settings.index_dir), _replicas(settings, replica_specs, cluster_file),
+             settings, as_json=as_json, wait=wait)
+
+
+def _publish(store: IndexStore, replicas: tuple[Replica, ...], settings: Settings, *,
+             as_json: bool, wait: bool) -> None:
+    """Publish and report each replica's outcome; exit 1 when any replica failed."""
+    from indexer.storage.publish import PublishError, publish
+
+    if not replicas:
+        raise click.ClickException("no replicas: name them with --replica, --cluster-file or "
+                                   "HEALTHSEARCH_REPLICAS")
+    try:
+        outcomes = publish(store, replicas, links=settings.publish_links,
+                           kbps=settings.publish_kbps, wait=wait)
+    except (NoIndex, IndexBusy, PublishError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for done in outcomes:
+        if as_json:
+            click.echo(json.dumps(done.as_json()))
+        elif done.error:
+            click.echo(f"{done.replica}: FAILED, still serves {done.previous or 'nothing'}: "
+                       f"{done.error}", err=True)
+        else:
+            what = "now serves" if done.switched else "already served"
+            click.echo(f"{done.replica}: {what} {done.generation} (commit {done.commit}); "
+                       f"copied in {done.copy_seconds:.2f}s")
+    if any(done.error for done in outcomes):
+        sys.exit(1)
 
 
 @cli.command()
@@ -169,14 +246,18 @@ def _terminal_snippet(html: str) -> str:
 @click.option("--processes", type=click.IntRange(0, 32), default=None,
               help="Server processes sharing the port; 0 = one per core "
                    "[env HEALTHSEARCH_PROCESSES; default 1].")
-def serve(index_dir, host, port, threads, processes) -> None:
+@click.option("--read-only", is_flag=True, default=None,
+              help="A read replica: never build an index, serve what is published to it "
+                   "(/healthz answers 503 until then) [env HEALTHSEARCH_READ_ONLY=1].")
+def serve(index_dir, host, port, threads, processes, read_only) -> None:
     """Serve the search site under waitress (building the index first if there is none)."""
     from webapp.server import run
 
     settings = Settings().with_overrides(index_dir=index_dir, host=host, port=port,
-                                         threads=threads, processes=processes)
+                                         threads=threads, processes=processes,
+                                         read_only=read_only)
     store = IndexStore(settings.index_dir)
-    if not store.exists():
+    if not store.exists() and not settings.read_only:
         paths = ", ".join(map(str, settings.corpus_paths))
         click.echo(f"no index in {store.root}: indexing {paths}", err=True)
         summary = index_corpus(settings.corpus_paths, store, max_bytes=settings.max_file_bytes,
@@ -191,6 +272,80 @@ def serve(index_dir, host, port, threads, processes) -> None:
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+
+
+@cli.group()
+def cluster() -> None:
+    """Read replicas behind HAProxy: their status, HAProxy's configuration, a local try-out."""
+
+
+@cluster.command(name="status")
+@replica_options
+@click.option("--json", "as_json", is_flag=True, help="Print as one JSON list.")
+def cluster_status_command(replica_specs, cluster_file, as_json) -> None:
+    """Each replica's generation, article count and health, from its /healthz; exits 1 when
+    a replica is unhealthy or they serve different generations."""
+    from healthsearch.replicas import cluster_status
+
+    replicas = _replicas(Settings(), replica_specs, cluster_file)
+    if not replicas:
+        raise click.ClickException("no replicas: name them with --replica DIR=URL, "
+                                   "--cluster-file or HEALTHSEARCH_REPLICAS")
+    rows = cluster_status(replicas)
+    if as_json:
+        click.echo(json.dumps(rows))
+    else:
+        for row in rows:
+            state = "healthy" if row["healthy"] else f"DOWN ({row['error']})"
+            served = (f"{row['generation']} commit {row['commit']}, {row['entries']:,} entries"
+                      if row["healthy"] else "-")
+            click.echo(f"{row['name']:>4}  {row['url']:<28} {state:<10} {served}")
+    versions = {(r["generation"], r["commit"]) for r in rows}
+    if not all(r["healthy"] for r in rows) or len(versions) > 1:
+        sys.exit(1)
+
+
+@cluster.command(name="haproxy-config")
+@replica_options
+@click.option("--host", default=None, help="Where HAProxy listens [env HEALTHSEARCH_HOST].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="HAProxy's port [env HEALTHSEARCH_PORT; default 8000].")
+def haproxy_config_command(replica_specs, cluster_file, host, port) -> None:
+    """Print HAProxy's configuration for the replicas (health checks on /healthz, retries)."""
+    from healthsearch.haproxy import haproxy_config
+
+    settings = Settings().with_overrides(host=host, port=port)
+    try:
+        click.echo(haproxy_config(_replicas(settings, replica_specs, cluster_file),
+                                  settings.host, settings.port), nl=False)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cluster.command(name="up")
+@index_dir_option
+@click.option("--replicas", "count", type=click.IntRange(1, 16), default=3,
+              help="How many replicas [default 3].")
+@click.option("--folder", type=click.Path(path_type=Path), default=Path("var/cluster"),
+              help="Where the replicas' folders, logs and haproxy.cfg go [default var/cluster].")
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=8100,
+              help="Replica n serves on base-port + n [default 8100].")
+@click.option("--host", default=None, help="Where HAProxy listens [default 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="HAProxy's port [default 8000].")
+def cluster_up(index_dir, count, folder, base_port, host, port) -> None:
+    """Try it out on one machine: publish the live generation to N replicas, serve each on
+    its own port and HAProxy in front, until Ctrl-C."""
+    from healthsearch.trycluster import run_local
+
+    settings = Settings().with_overrides(index_dir=index_dir, host=host, port=port)
+    store = IndexStore(settings.index_dir)
+    if not store.exists():
+        paths = ", ".join(map(str, settings.corpus_paths))
+        click.echo(f"no index in {store.root}: indexing {paths}", err=True)
+        index_corpus(settings.corpus_paths, store, max_bytes=settings.max_file_bytes,
+                     encoder=_encoder(settings))
+    sys.exit(run_local(settings, folder, count, base_port, lambda m: click.echo(m, err=True)))
 
 
 def _encoder(settings: Settings):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,6 +28,45 @@ def _default_synonym_paths() -> tuple[Path, ...]:
     if raw:
         return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     return ()
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One read replica: where its index folder is (a local path, or `host:path` reached by
+    rsync over ssh) and the address it serves on (for health checks and the load balancer)."""
+
+    name: str
+    index_dir: str
+    url: str = ""
+
+
+def parse_replicas(specs: list[str] | tuple[str, ...]) -> tuple[Replica, ...]:
+    """Replicas from `DIR` or `DIR=URL` specs (flags, or HEALTHSEARCH_REPLICAS split at
+    commas), named r1, r2, ... in order."""
+    out = []
+    for n, spec in enumerate((s.strip() for s in specs if s.strip()), start=1):
+        index_dir, _, url = spec.partition("=")
+        out.append(Replica(f"r{n}", index_dir.strip(), url.strip().rstrip("/")))
+    return tuple(out)
+
+
+def read_cluster_file(path: Path) -> tuple[Replica, ...]:
+    """Replicas from a TOML file: one [[replica]] table each, with index_dir, url and an
+    optional name."""
+    with open(path, "rb") as f:
+        tables = tomllib.load(f).get("replica", [])
+    return tuple(Replica(str(t.get("name") or f"r{n}"), str(t["index_dir"]),
+                         str(t.get("url", "")).rstrip("/"))
+                 for n, t in enumerate(tables, start=1))
+
+
+def _default_replicas() -> tuple[Replica, ...]:
+    # Named one by one in HEALTHSEARCH_REPLICAS, else listed in HEALTHSEARCH_CLUSTER_FILE.
+    raw = _env("REPLICAS", "")
+    if raw:
+        return parse_replicas(raw.split(","))
+    path = _env("CLUSTER_FILE", "")
+    return read_cluster_file(Path(path)) if path else ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +124,15 @@ class Settings:
     processes: int = field(default_factory=lambda: int(_env("PROCESSES", "1")))
     # C allocator arenas a server process may use (0: glibc's default, up to 8 per core).
     malloc_arenas: int = field(default_factory=lambda: int(_env("MALLOC_ARENAS", "2")))
+    # A read replica's server: it never builds an index, only serves what is published to it.
+    read_only: bool = field(default_factory=lambda: _env("READ_ONLY", "0") == "1")
+    # Read replicas the primary publishes each generation to (`healthsearch publish`).
+    replicas: tuple[Replica, ...] = field(default_factory=_default_replicas)
+    # Publishing: hard-link files where a replica's folder is on the primary's disk (else
+    # they are copied), and cap the copy's bandwidth (KB/s, 0: none) so that publishing does
+    # not starve a replica's own disk reads.
+    publish_links: bool = field(default_factory=lambda: _env("PUBLISH_LINKS", "1") != "0")
+    publish_kbps: int = field(default_factory=lambda: int(_env("PUBLISH_KBPS", "0")))
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with the given fields replaced; `None` values (flags not given) are ignored."""

@@ -634,13 +634,28 @@ def test_opensearch_description_points_at_the_search_page(client):
     assert 'type="application/opensearchdescription+xml"' in html_of(client.get("/"))
 
 
+def test_results_say_which_generation_the_whole_page_was_read_from(client):
+    """Behind a load balancer a page must be traceable to one index: the JSON says which
+    generation and commit, and so does a header, on the API and on the HTML page alike."""
+    health = client.get("/healthz").get_json()
+    expected = f"{health['generation']}/{health['commit']}"
+    api = client.get("/api/search?q=tendon")
+    assert (api.get_json()["generation"], api.get_json()["commit"]) == (
+        health["generation"], health["commit"])
+    assert api.headers["X-Index-Generation"] == expected
+    assert client.get("/search?q=tendon").headers["X-Index-Generation"] == expected
+
+
 def test_healthz_reports_the_entries_and_whether_ranking_by_meaning_is_on(client, tmp_path):
-    """The health check says ok, which generation serves, how many entries are searchable,
-    and whether questions are ranked by meaning (and how many articles have a vector)."""
+    """The health check says ok, which generation (and commit) serves, how many entries are
+    searchable, and whether questions are ranked by meaning (and how many articles have a
+    vector)."""
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "generation": "gen-000001", "entries": 16,
-                                   "meaning": {"on": True, "vectors": 16}}
+    body = response.get_json()
+    assert isinstance(body.pop("commit"), int)
+    assert body == {"status": "ok", "generation": "gen-000001", "entries": 16,
+                    "meaning": {"on": True, "vectors": 16}}
     from indexer.build import index_corpus
     from indexer.storage import IndexStore
     from tests.conftest import CORPUS

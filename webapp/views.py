@@ -30,6 +30,9 @@ MAX_SUGGEST_Q = 100
 SAMPLE_COUNT = 5
 SUGGEST_LIMIT = 8
 PAGE_LINKS = 9
+# Every results page says which index generation (and commit) it was read from, so a page
+# served by any replica behind a load balancer can be traced to one generation.
+GENERATION_HEADER = "X-Index-Generation"
 
 
 def engine() -> SearchEngine:
@@ -209,10 +212,11 @@ def search_page():
         return redirect(search_url(args, page=result.pages))
     first = (result.page - 1) * result.per_page + 1
     window = page_window(result.page, result.pages)
-    return render_template(
+    html = render_template(
         "results.html", q=q, args=args, result=result, first=first, window=window,
         samples=_samples() if not result.total else [], facets=_facet_links(result, args),
     )
+    return html, 200, {GENERATION_HEADER: _generation_of(result)}
 
 
 FACET_LABELS = {"publisher_name": "Publisher", "kind": "Kind"}
@@ -283,7 +287,12 @@ def api_search():
         abort(400, description="per_page must be at least 1")
     result = engine().search(q, page=page, per_page=per_page, correct=not _exact_arg(),
                              filters=_filter_args())
-    return jsonify(result.as_json())
+    return jsonify(result.as_json()), 200, {GENERATION_HEADER: _generation_of(result)}
+
+
+def _generation_of(result) -> str:
+    """The header's value: which generation and commit the whole page was read from."""
+    return f"{result.generation}/{result.commit}"
 
 
 @bp.get("/api/suggest")

@@ -192,10 +192,11 @@ class SearchEngine:
             return snapshot.doc_count()
 
     def status(self) -> dict:
-        """What a monitor asks: the live generation, its entries, and whether questions are
-        ranked by meaning, with how many articles have a vector."""
+        """What a monitor asks: the live generation and its commit, its entries, and whether
+        questions are ranked by meaning, with how many articles have a vector."""
         with self.pool.borrow() as snapshot:
             table = self.meaning.table(snapshot.name) if self.settings.dense else None
-            return {"generation": snapshot.name, "entries": snapshot.doc_count(),
+            return {"generation": snapshot.name, "commit": snapshot.commit,
+                    "entries": snapshot.doc_count(),
                     "meaning": {"on": self.ranking.vectors(snapshot) is not None,
                                 "vectors": len(table) if table is not None else 0}}

@@ -106,6 +106,10 @@ class SearchPage:
     # What the reader's words were also searched as: (as typed, other wording), "kidney" ->
     # "renal", so the page can say why a word the reader did not type is marked.
     also_searched: list[tuple[str, str]] = field(default_factory=list)
+    # The generation and commit the whole page was read from (one snapshot): behind a load
+    # balancer, what tells which index a replica answered from.
+    generation: str = ""
+    commit: int = -1
 
     @property
     def pages(self) -> int:
@@ -187,7 +191,8 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
                      per_page=per_page, took_ms=0.0, suggestion=answer.suggestion,
                      corrected=answer.corrected, by_meaning=answer.by_meaning,
                      message=parsed.message, facets=top.facets, filters=dict(filters or {}),
-                     also_searched=list(parsed.expansions))
+                     also_searched=list(parsed.expansions), generation=snapshot.name,
+                     commit=snapshot.commit)
     if answer.corrected:
         out.message = f"Showing results for “{answer.suggestion}”."
     elif answer.by_meaning:
