@@ -164,3 +164,12 @@ def test_a_chosen_facet_offers_a_link_back_to_all_its_values(client):
     html = client.get("/search?q=blood&publisher=NHLBI").get_data(as_text=True)
     clear = re.search(r'<a class="clear" href="([^"]+)">Any publisher</a>', html)
     assert clear and clear.group(1) == "/search?q=blood"
+
+
+def test_a_word_searched_for_a_lay_phrase_says_why_it_is_marked(client):
+    found = client.get("/api/search?q=cant+sleep").get_json()
+    assert found["results"][0]["id"] == "MPlusHealthTopics-0007"
+    snippet = found["results"][0]["snippet"]
+    assert '<mark title="cant sleep → insomnia">' in snippet
+    # The reader's own word is marked without a note.
+    assert "<mark>sleep" in snippet

@@ -237,8 +237,10 @@ def article_view(stored: dict, marks: Marking | None = None) -> ArticleView:
     return ArticleView(
         id=stored["id"], title=stored.get("title", ""), kind=stored.get("kind", "article"),
         url=stored.get("url", ""), description=stored.get("description", ""), body=body,
-        paragraphs_html=highlight_paragraphs(body, marks.weights, forms=marks.forms),
-        title_html=highlight(stored.get("title", ""), marks.weights, forms=marks.forms),
+        paragraphs_html=highlight_paragraphs(body, marks.weights, forms=marks.forms,
+                                             notes=marks.notes),
+        title_html=highlight(stored.get("title", ""), marks.weights, forms=marks.forms,
+                             notes=marks.notes),
         headings=tuple((int(n), str(h)) for n, h in stored.get("headings") or ()),
         **provenance(stored),
     )
@@ -262,7 +264,7 @@ def _readers(snapshot: Snapshot, parsed: ParsedQuery):
     def snippet(docnum: int, avoid: frozenset[str] = frozenset()) -> str:
         return make_snippet(stored(docnum).get("body", ""), marks.weights,
                             teaser=stored(docnum).get("kind") == TEASER, forms=marks.forms,
-                            avoid=avoid)
+                            avoid=avoid, notes=marks.notes)
 
     return stored, snippet
 
@@ -274,6 +276,8 @@ class Marking:
 
     weights: dict[str, float]
     forms: dict[str, frozenset[str]]
+    # The tooltip of a term another wording brought in: "cant sleep → insomnia".
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 # Words readers wrap a question in, searched but not worth marking ("how long does it take
@@ -294,7 +298,12 @@ def marking(parsed: ParsedQuery, idf) -> Marking:
         term = term_for_word(word)
         if term in weights:
             forms.setdefault(term, set()).add(inflection_key(word))
-    return Marking(weights, {t: frozenset(f) for t, f in forms.items()})
+    notes = {}
+    for typed, label in parsed.expansions:
+        for term in analyze(label):
+            if term in weights and term not in forms:
+                notes.setdefault(term, f"{typed} → {label}")
+    return Marking(weights, {t: frozenset(f) for t, f in forms.items()}, notes)
 
 
 def _sibling(stored: dict) -> Sibling:

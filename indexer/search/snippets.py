@@ -24,6 +24,9 @@ from indexer.text.analysis import (
 
 # A term's allowed word forms (inflection keys; `inflection_key`).
 Forms = Mapping[str, frozenset[str]] | None
+# term -> the tooltip of its marks ("kidney → renal": why a word the reader did not type is
+# marked).
+Notes = Mapping[str, str] | None
 # On an article page, the occurrences of each word marked (the first ones).
 ARTICLE_MARKS_PER_TERM = 3
 MAX_CHARS = 300
@@ -165,6 +168,7 @@ def make_snippet(
     max_chars: int = MAX_CHARS,
     forms: Forms = None,
     avoid: frozenset[str] = frozenset(),
+    notes: Notes = None,
 ) -> str:
     """An HTML snippet of one to three sentence fragments around the most informative matches.
 
@@ -174,12 +178,13 @@ def make_snippet(
     snippet shows why the article matched. With no match in the text (a title-only hit) the
     opening is shown; a teaser is shown whole. `forms` limits the words marked for a term
     to inflections of the reader's own word ("effects" marks "effect", not "effective").
-    `avoid` holds what snippets shown above said (`fragment_keys`): sentences holding one of
-    those fragments are passed over when others match, so pages that share a passage show
-    different ones.
+    `notes` gives a mark its tooltip (a medical word a lay word was searched as: "kidney →
+    renal"). `avoid` holds what snippets shown above said (`fragment_keys`): sentences
+    holding one of those fragments are passed over when others match, so pages that share a
+    passage show different ones.
     """
     if teaser:
-        return highlight(text, terms, forms=forms)
+        return highlight(text, terms, forms=forms, notes=notes)
     marks = _marks(text, terms, forms)
     if not marks:
         return _escape_plain(_opening(text))
@@ -222,7 +227,7 @@ def make_snippet(
     chosen.sort(key=lambda s: s.start)
     parts = []
     for span in chosen:
-        html = _render(text, span)
+        html = _render(text, span, notes=notes)
         if span.start > 0 and not _starts_sentence(text, span.start):
             html = "…" + html
         if span.end < len(text) and not _ends_sentence(text, span.end):
@@ -317,13 +322,15 @@ def _backward(text: str, span: Span, bounds: tuple[list[int], list[int]], room: 
     return begin, span.end
 
 
-def highlight(text: str, terms: dict[str, float], *, forms: Forms = None) -> str:
+def highlight(text: str, terms: dict[str, float], *, forms: Forms = None,
+              notes: Notes = None) -> str:
     """The whole text, escaped, with every matched word in <mark>."""
-    return _render(text, Span(0, len(text), tuple(_marks(text, terms, forms))))
+    return _render(text, Span(0, len(text), tuple(_marks(text, terms, forms))), notes=notes)
 
 
 def highlight_paragraphs(text: str, terms: dict[str, float], *, forms: Forms = None,
-                         per_term: int = ARTICLE_MARKS_PER_TERM) -> list[str]:
+                         per_term: int = ARTICLE_MARKS_PER_TERM,
+                         notes: Notes = None) -> list[str]:
     """The text's paragraphs, each escaped, with the first `per_term` occurrences of each
     term marked, each after an anchor numbered in reading order (id="match-1", "match-2",
     ..., so a reader can step from one to the next): for the full-article page, where
@@ -339,22 +346,26 @@ def highlight_paragraphs(text: str, terms: dict[str, float], *, forms: Forms = N
                 kept.append(mark)
         numbers = list(range(number + 1, number + 1 + len(kept)))
         number += len(kept)
-        out.append(_render(paragraph, Span(0, len(paragraph), tuple(kept)), numbers))
+        out.append(_render(paragraph, Span(0, len(paragraph), tuple(kept)), numbers,
+                           notes=notes))
     return out
 
 
-def _render(text: str, span: Span, numbers: list[int] | None = None) -> str:
+def _render(text: str, span: Span, numbers: list[int] | None = None,
+            notes: Notes = None) -> str:
     out = []
     pos = span.start
     count = 0
-    for start, end, _ in span.marks:
+    for start, end, term in span.marks:
         if start < pos or end > span.end:
             continue
         out.append(escape(text[pos:start]))
         if numbers is not None:  # an anchor to step to, before the mark
             out.append(f'<span class="match" id="match-{numbers[count]}"></span>')
         count += 1
-        out.append(f"<mark>{escape(text[start:end])}</mark>")
+        note = notes.get(term) if notes else None
+        opening = f'<mark title="{escape(note, quote=True)}">' if note else "<mark>"
+        out.append(f"{opening}{escape(text[start:end])}</mark>")
         pos = end
     out.append(escape(text[pos:span.end]))
     return "".join(out)
