@@ -31,6 +31,7 @@ from indexer.query.types import (
     Term,
     Without,
 )
+from indexer.ranking.budget import Budget
 from indexer.ranking.formulas import bm25, coordination_factors
 from indexer.ranking.model import RankingModel
 from indexer.storage import SegmentView, Snapshot
@@ -50,6 +51,8 @@ class TopDocs:
     # each value of the counted columns ({column: {value: documents}}).
     subjects: int | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The question's time budget ran out: some phrases or the feedback were not scored.
+    partial: bool = False
 
     def __post_init__(self) -> None:
         if self.matched is None:
@@ -110,11 +113,14 @@ class QuestionScores:
     def __init__(self, snapshot: Snapshot, clauses: Sequence[Clause],
                  field_boosts: Mapping[str, float], model: RankingModel,
                  match: Match | None = None,
-                 filters: Mapping[str, str] | None = None) -> None:
+                 filters: Mapping[str, str] | None = None,
+                 budget: Budget | None = None) -> None:
         """Score `clauses` over every document; with `match` (the match tree of search
         syntax), only the documents it matches count, and with `filters` ({column: value},
-        a reader's choice of publisher or kind) only those holding each value."""
+        a reader's choice of publisher or kind) only those holding each value. Once
+        `budget` is spent, the phrases not yet matched are left out (`budget.cut`)."""
         self.snapshot, self.field_boosts, self.model = snapshot, field_boosts, model
+        self.budget = budget or Budget()
         own = {t: c.weight for c in clauses if c.own for t in c.terms}
         coord_weights = _coordination_weights(snapshot, own, model)
         self.segments = [self._score_segment(segment, clauses, coord_weights, match,
@@ -272,6 +278,10 @@ class QuestionScores:
             if clause.fields and fieldname not in clause.fields:
                 continue
             if phrase:
+                # Whoosh checks a phrase's positions document by document, in Python: the
+                # one stage whose cost grows with the question, so the one the budget stops.
+                if self.budget.spent():
+                    return
                 postings = segment.phrase(fieldname, clause.terms)
                 if not len(postings.docs):
                     continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 from indexer.corpus.article import subject_key
 from indexer.corpus.publishers import publisher_of
@@ -100,6 +100,12 @@ class SearchPage:
     # What the reader's words were also searched as: (as typed, other wording), "kidney" ->
     # "renal", so the page can say why a word the reader did not type is marked.
     also_searched: list[tuple[str, str]] = field(default_factory=list)
+    # The question's time budget ran out: some of its phrases, or the words its best
+    # matches share, were left out of the ranking.
+    partial: bool = False
+    # Answered from the result cache (or by another reader's computing of the same
+    # question), not computed for this request.
+    cached: bool = False
 
     @property
     def pages(self) -> int:
@@ -117,10 +123,6 @@ class SearchPage:
              "also": [{f.name: getattr(s, f.name) for f in fields(s)} for s in r.also]}
             for r in self.results]
         return data
-
-    def timed(self, took_ms: float) -> SearchPage:
-        """The same page, answered in `took_ms`."""
-        return replace(self, took_ms=took_ms)
 
 
 @dataclass
@@ -179,7 +181,7 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
                      per_page=per_page, took_ms=0.0, suggestion=answer.suggestion,
                      corrected=answer.corrected, by_meaning=answer.by_meaning,
                      message=parsed.message, facets=top.facets, filters=dict(filters or {}),
-                     also_searched=list(parsed.expansions))
+                     also_searched=list(parsed.expansions), partial=top.partial)
     if answer.corrected:
         out.message = f"Showing results for “{answer.suggestion}”."
     elif answer.by_meaning:
