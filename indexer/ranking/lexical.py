@@ -263,7 +263,7 @@ class QuestionScores:
                 share += mask * coord_weights[t]
             wanted = sum(coord_weights.values())
         teasers = segment.teasers() if self.model.teaser_factor != 1.0 else None
-        allowed = match_mask(segment, match) if match is not None else None
+        allowed = match_mask(segment, match, self.budget) if match is not None else None
         for column, value in filters.items():
             codes, values = segment.codes(column)
             wanted = codes == values.index(value) if value in values else np.zeros(n, bool)
@@ -301,23 +301,34 @@ class QuestionScores:
                 in_term[postings.docs] = True
 
 
-def match_mask(segment: SegmentView, match: Match) -> np.ndarray:
+def match_mask(segment: SegmentView, match: Match, budget: Budget | None = None
+               ) -> np.ndarray:
     """Which documents of one segment a match tree matches, deletions included: words and
-    phrases from their (cached) postings, AND / OR / NOT as array operations."""
+    phrases from their (cached) postings, AND / OR / NOT as array operations. Once `budget`
+    is spent, a phrase not yet matched stands for the documents holding all its words, in
+    any order (`budget.cut`)."""
     if isinstance(match, Term):
         mask = np.zeros(segment.size, dtype=bool)
         mask[segment.postings(match.fieldname, match.text).docs] = True
         return mask
     if isinstance(match, Phrase):
         mask = np.zeros(segment.size, dtype=bool)
-        mask[segment.phrase(match.fieldname, match.words).docs] = True
+        if budget is not None and budget.spent():
+            mask[:] = True
+            for word in match.words:
+                within = np.zeros(segment.size, dtype=bool)
+                within[segment.postings(match.fieldname, word).docs] = True
+                mask &= within
+        else:
+            mask[segment.phrase(match.fieldname, match.words).docs] = True
         return mask
     if isinstance(match, Without):
-        return match_mask(segment, match.keep) & ~match_mask(segment, match.drop)
+        return match_mask(segment, match.keep, budget) & ~match_mask(segment, match.drop,
+                                                                      budget)
     if isinstance(match, Everything):
         return np.ones(segment.size, dtype=bool)
     if isinstance(match, AllOf | AnyOf) and match.parts:
-        masks = [match_mask(segment, part) for part in match.parts]
+        masks = [match_mask(segment, part, budget) for part in match.parts]
         combine = np.logical_and if isinstance(match, AllOf) else np.logical_or
         return combine.reduce(masks) if len(masks) > 1 else masks[0]
     return np.zeros(segment.size, dtype=bool)  # AND or OR of nothing: matches nothing
