@@ -89,13 +89,21 @@ class Settings:
     # Uncached questions that may wait for a searcher beyond the `searchers` being computed;
     # past it 503 with Retry-After (0: no limit, the behaviour before admission control).
     queue: int = field(default_factory=lambda: int(_env("QUEUE", str(QUEUE))))
+    # A question finding the queue full waits this long (ms) for a place before it is
+    # refused, unless such a wait failed that recently: a burst of cheap questions frees
+    # places in milliseconds and is answered; a sustained overload is refused at once.
+    queue_grace_ms: int = field(default_factory=lambda: int(_env("QUEUE_GRACE_MS", "100")))
+    # How often (ms) a thread computing a question hands the GIL to one that waits for it
+    # (Python's default: 5): shorter, a cached answer waits less behind computed ones.
+    switch_interval_ms: float = field(
+        default_factory=lambda: float(_env("SWITCH_INTERVAL_MS", "1")))
     # Seconds a client refused for overload (or for its rate) is told to wait.
     retry_after_s: int = field(default_factory=lambda: int(_env("RETRY_AFTER", "2")))
-    # Wall-clock budget of one question (ms; 0: none). Past it the phrase matcher and
-    # feedback stop and the ranking is flagged partial rather than waited for. Ordinary
-    # questions take 5-50 ms; ones of many phrases took up to 1.15 s of CPU.
+    # CPU budget of one question (ms; 0: none). Past it the phrase matcher and feedback
+    # stop and the ranking is flagged partial rather than waited for. Ordinary questions
+    # take 5-50 ms; ones of many phrases took up to 1.15 s.
     question_budget_ms: int = field(
-        default_factory=lambda: int(_env("QUESTION_BUDGET_MS", "400")))
+        default_factory=lambda: int(_env("QUESTION_BUDGET_MS", "250")))
     # Searches one client address may make, in Flask-Limiter's notation ("5/second;100/minute";
     # empty: no limit); past it 429 with Retry-After. Per process, in memory.
     rate_limit: str = field(default_factory=lambda: _env("RATE_LIMIT", ""))

@@ -336,9 +336,7 @@ def test_readers_asking_the_same_question_at_once_share_one_answer(shipped_index
     from indexer.config import Settings
     from indexer.search import SearchEngine
 
-    # No time budget: the sleep below would make the answer partial, and a partial answer
-    # is not kept for readers who ask after it is done.
-    engine = SearchEngine(Settings(index_dir=shipped_index, question_budget_ms=0))
+    engine = SearchEngine(Settings(index_dir=shipped_index))
     answered = []
     from indexer.search import engine as engine_module
 

@@ -11,14 +11,6 @@ from collections.abc import Callable, Hashable
 PENDING_WAIT_S = 30.0
 
 
-class _Pending:
-    """One thread's answering of a question: set when done, with the answer (None: failed)."""
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: object | None = None
-
-
 class ResultCache:
     """A least-recently-used cache of answers, thread-safe, with in-flight de-duplication.
     A size of 0 turns both off."""
@@ -27,7 +19,7 @@ class ResultCache:
         self.size = size
         self._lock = threading.Lock()
         self._items: OrderedDict[Hashable, object] = OrderedDict()
-        self._pending: dict[Hashable, _Pending] = {}
+        self._pending: dict[Hashable, threading.Event] = {}
 
     def get(self, key: Hashable):
         """The cached answer under `key`, or None."""
@@ -39,37 +31,30 @@ class ResultCache:
                 self._items.move_to_end(key)
             return found
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], object],
-                       keep: Callable[[object], bool] = lambda value: True):
+    def get_or_compute(self, key: Hashable, compute: Callable[[], object]):
         """The cached answer under `key`; otherwise the one another thread is computing
-        (waited for, up to PENDING_WAIT_S); otherwise `compute()`, kept for next time when
-        `keep` says so (readers waiting for it get it either way)."""
+        (waited for, up to PENDING_WAIT_S); otherwise `compute()`, kept for next time."""
         found, pending, mine = self._claim(key)
         if pending is not None:
-            pending.done.wait(timeout=PENDING_WAIT_S)
-            if pending.value is not None:
-                return pending.value
+            pending.wait(timeout=PENDING_WAIT_S)
             found, _, mine = self._claim(key)
         if found is not None:
             return found
         try:
             found = compute()
-            if mine is not None:
-                mine.value = found
-            if keep(found):
-                self._put(key, found)
+            self._put(key, found)
         finally:
             if mine is not None:
                 with self._lock:
                     self._pending.pop(key, None)
-                mine.done.set()
+                mine.set()
         return found
 
-    def _claim(self, key: Hashable) -> tuple[object | None, _Pending | None,
-                                             _Pending | None]:
-        """(cached answer, another thread's answering of the same question, this thread's
-        answering, which it must finish): a miss with nobody answering makes this thread
-        the one that answers."""
+    def _claim(self, key: Hashable) -> tuple[object | None, threading.Event | None,
+                                             threading.Event | None]:
+        """(cached answer, event of another thread answering the same question, event this
+        thread must set once it has answered): a miss with nobody answering makes this
+        thread the one that answers."""
         with self._lock:
             found = self._items.get(key)
             if found is not None:
@@ -80,7 +65,7 @@ class ResultCache:
             pending = self._pending.get(key)
             if pending is not None:
                 return None, pending, None
-            mine = self._pending[key] = _Pending()
+            mine = self._pending[key] = threading.Event()
             return None, None, mine
 
     def _put(self, key: Hashable, value: object) -> None:

@@ -72,7 +72,8 @@ class SearchEngine:
         # Uncached questions at once: one computed per searcher, `queue` more waiting.
         queue = self.settings.queue
         self.admission = Admission(self.settings.searchers + queue if queue > 0 else 0,
-                                   self.settings.retry_after_s)
+                                   self.settings.retry_after_s,
+                                   grace=self.settings.queue_grace_ms / 1000)
         self._status: tuple[tuple, dict] | None = None
         self._status_lock = threading.Lock()
 
@@ -109,9 +110,8 @@ class SearchEngine:
         is False: the words exactly as typed).
 
         A question that must be computed is admitted only while fewer than searchers +
-        queue are (`indexer.search.admission.Overloaded` otherwise, at once), and ranked
-        within the question's time budget (`partial` when it ran out; such an answer is not
-        cached). A cached answer needs neither.
+        queue are (`indexer.search.admission.Overloaded` otherwise), and ranked within the
+        question's CPU budget (`partial` when it ran out). A cached answer needs neither.
         """
         started = time.perf_counter()
         per_page = clamp_per_page(per_page, self.settings.per_page, self.settings.max_per_page)
@@ -145,9 +145,9 @@ class SearchEngine:
                 result.took_ms = (time.perf_counter() - started) * 1000
                 return result
 
-            # A partial answer is not kept: asked again when the server is calmer, the
-            # question gets its whole ranking.
-            result = self.cache.get_or_compute(key, compute, keep=lambda r: not r.partial)
+            # A partial answer is kept too: the budget is CPU time, so asked again, the
+            # question would be cut short at the same place.
+            result = self.cache.get_or_compute(key, compute)
         return replace(result, took_ms=(time.perf_counter() - started) * 1000,
                        cached=not computed)
 
