@@ -415,3 +415,16 @@ def test_past_the_queue_a_computed_question_is_refused_at_once_and_cached_ones_a
     for thread in busy:
         thread.join(10)
     assert not engine.search("leg pain").cached  # admitted again once the others are done
+
+
+def test_a_spent_budget_lets_a_phrase_of_search_syntax_stand_for_its_words(engine):
+    from indexer.ranking.budget import Budget
+    from indexer.ranking.lexical import match_mask
+
+    # The seed article says "calcium deficiency", never the other way round.
+    parsed = engine.builder.build('"deficiency calcium"')
+    with engine.pool.borrow() as snapshot:
+        exact = [match_mask(seg, parsed.match).any() for seg in snapshot.segments]
+        budget = Budget(0)
+        loose = [match_mask(seg, parsed.match, budget).any() for seg in snapshot.segments]
+    assert not any(exact) and any(loose) and budget.cut
