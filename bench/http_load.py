@@ -10,7 +10,10 @@ Retry-After: the server shedding load, counted as `shed`. Prints one JSON line: 
 shed, errors (by kind), req/s over the measured window, latency percentiles of the answers.
 
 `SlowClients` holds many connections that send their headers a line at a time and never
-finish (a slowloris), and `probe` times fresh requests meanwhile.
+finish (a slowloris), and `probe` times fresh requests meanwhile; from the command line, for
+any server on localhost:
+
+    python -m bench.http_load --port 8000 --slow-clients 1000 --probe /healthz
 """
 
 from __future__ import annotations
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--path", default="/api/search")
-    ap.add_argument("--queries", required=True, help="JSON file from bench.querylog")
+    ap.add_argument("--queries", help="JSON file from bench.querylog")
     ap.add_argument("--set", default="log", help="which list of the file: distinct, log, "
                     "warmup (bench.querylog) or any other the file holds")
     ap.add_argument("--clients", type=int, default=8)
@@ -206,7 +209,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--honour-retry-after", action="store_true",
                     help="a client refused with 503 waits the Retry-After it is given")
+    ap.add_argument("--slow-clients", type=int, default=0,
+                    help="instead of load: hold this many slow connections (a header line "
+                         "every 2 s) and time 20 requests for each --probe path meanwhile")
+    ap.add_argument("--probe", action="append", default=[], help="a path to time")
     args = ap.parse_args(argv)
+    if args.slow_clients:
+        paths = (args.probe or ["/healthz"]) * 20
+        with SlowClients(args.host, args.port, args.slow_clients, interval=2.0) as slow:
+            time.sleep(3)
+            timed = probe(args.host, args.port, paths, timeout=5)
+            held = slow.open()
+        sys.stdout.write(json.dumps({"slow_clients": args.slow_clients, "held": held,
+                                     "refused": slow.refused, **timed}) + "\n")
+        return
+    if not args.queries:
+        ap.error("--queries is required for a load phase")
     queries = json.loads(Path(args.queries).read_text(encoding="utf-8"))[args.set]
     result = run_load(args.host, args.port, args.path, queries, clients=args.clients,
                       duration=args.duration, max_requests=args.max_requests,
