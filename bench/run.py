@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -406,12 +407,12 @@ def server_cpu(pid: int) -> float:
 
 
 def load_phase(port: int, queries_file: str, which: str, clients: int, duration: float,
-               offset: int, max_requests: int = 1_000_000) -> dict:
-    """One bounded load phase from a separate process."""
+               offset: int, max_requests: int = 1_000_000, extra: Sequence[str] = ()) -> dict:
+    """One bounded load phase from a separate process (`extra`: more bench.http_load flags)."""
     cmd = [PY, "-m", "bench.http_load", "--port", str(port), "--queries", queries_file,
            "--set", which, "--clients", str(clients), "--duration", str(duration),
            "--offset", str(offset), "--max-requests", str(max_requests),
-           "--timeout", str(HTTP_TIMEOUT)]
+           "--timeout", str(HTTP_TIMEOUT), *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
                           timeout=duration + 2 * HTTP_TIMEOUT + 60)
     if done.returncode != 0:

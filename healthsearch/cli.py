@@ -12,7 +12,7 @@ import click
 
 from healthsearch.progress import progress_for
 from indexer.build import NothingToIndex, index_corpus
-from indexer.config import THREADS, Replica, Settings, parse_replicas, read_cluster_file
+from indexer.config import QUEUE, THREADS, Replica, Settings, parse_replicas, read_cluster_file
 from indexer.ranking.encoder import MODEL_NAME
 from indexer.storage import IndexBusy, IndexStore, NoIndex
 from indexer.storage.stats import index_stats
@@ -239,23 +239,39 @@ def _terminal_snippet(html: str) -> str:
 
 @cli.command()
 @index_dir_option
-@click.option("--host", default=None, help="Address to listen on [default 127.0.0.1].")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [default 8000].")
-@click.option("--threads", type=click.IntRange(1, 64), default=None,
-              help=f"Threads per process [env HEALTHSEARCH_THREADS; default {THREADS}].")
+@click.option("--host", default=None,
+              help="Address to listen on [env HEALTHSEARCH_HOST; default 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port [env HEALTHSEARCH_PORT; default 8000].")
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
+              help=f"Threads per process; keep more than searchers + queue, for what needs "
+                   f"no computing [env HEALTHSEARCH_THREADS; default {THREADS}].")
 @click.option("--processes", type=click.IntRange(0, 32), default=None,
               help="Server processes sharing the port; 0 = one per core "
-                   "[env HEALTHSEARCH_PROCESSES; default 1].")
+                   "[env HEALTHSEARCH_PROCESSES; default 1; make serve: 0].")
 @click.option("--read-only", is_flag=True, default=None,
               help="A read replica: never build an index, serve what is published to it "
                    "(/healthz answers 503 until then) [env HEALTHSEARCH_READ_ONLY=1].")
-def serve(index_dir, host, port, threads, processes, read_only) -> None:
-    """Serve the search site under waitress (building the index first if there is none)."""
+@click.option("--queue", type=click.IntRange(0, 1024), default=None,
+              help="Uncached questions a process holds waiting for a searcher; past it 503 "
+                   f"with Retry-After; 0 = no limit [env HEALTHSEARCH_QUEUE; default {QUEUE}].")
+@click.option("--access-log", default=None, metavar="PATH|-",
+              help="One JSON line per request (question, status, ms, cache hit) to a file, "
+                   "or - for standard error [env HEALTHSEARCH_ACCESS_LOG; default none].")
+@click.option("--base-url", default=None, metavar="URL",
+              help="The site's public address, for the OpenSearch description "
+                   "[env HEALTHSEARCH_BASE_URL; default none: relative addresses].")
+def serve(index_dir, host, port, threads, processes, read_only, queue, access_log,
+          base_url) -> None:
+    """Serve the search site under waitress (building the index first if there is none,
+    unless --read-only), with its limits: request bodies, headers, slow clients, connections,
+    questions being computed (see HEALTHSEARCH_* in indexer/config.py)."""
     from webapp.server import run
 
     settings = Settings().with_overrides(index_dir=index_dir, host=host, port=port,
                                          threads=threads, processes=processes,
-                                         read_only=read_only)
+                                         read_only=read_only, queue=queue,
+                                         access_log=access_log, base_url=base_url)
     store = IndexStore(settings.index_dir)
     if not store.exists() and not settings.read_only:
         paths = ", ".join(map(str, settings.corpus_paths))
@@ -264,6 +280,10 @@ def serve(index_dir, host, port, threads, processes, read_only) -> None:
                                encoder=_encoder(settings))
         click.echo(f"indexed {summary.added} entries", err=True)
     count = settings.processes or os.cpu_count() or 1
+    admitted = settings.searchers + settings.queue
+    if settings.queue and settings.threads <= admitted:
+        click.echo(f"note: {settings.threads} threads, {admitted} questions admitted at once: "
+                   "cached answers may wait behind computed ones", err=True)
     click.echo(f"serving {store.root} on http://{settings.host}:{settings.port}/ "
                f"({count} process{'es' if count > 1 else ''} x {settings.threads} threads)",
                err=True)

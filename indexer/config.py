@@ -15,7 +15,13 @@ ENV_PREFIX = "HEALTHSEARCH_"
 # (bench/results/2026-12-01-build-pool.md).
 WRITER_MEMORY_MB = 64
 # Waitress threads per server process (see Settings.threads for why so few).
-THREADS = 4
+THREADS = 8
+# Questions whose answer is not cached that a server process takes at once: computed (one per
+# searcher) or waiting for a searcher. Past it a question is refused with 503 and Retry-After,
+# so the threads beyond it stay free for cached answers, /healthz and static files. With 1,
+# 64 clients of expensive questions got their answers sooner (p95 1.0-1.2 s against 3.5-4.9
+# s with 4, bench.overload), but 6 readers searching through a rebuild were refused.
+QUEUE = 4
 
 
 def _env(name: str, default: str) -> str:
@@ -116,10 +122,56 @@ class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
     # Waitress threads per server process. Searching is Python work that holds the GIL, so
-    # more threads only share one core more ways: a question that must be computed waits
-    # longer behind the others. 100k scale corpus, 2 processes, replayed log, 32 clients,
-    # alternating runs: p95 74-85 ms with 4 threads, 120-121 ms with 8, at equal req/s.
+    # computing more questions at once only shares one core more ways (100k scale corpus, 2
+    # processes, replayed log, 32 clients: p95 74-85 ms with 4 threads, 120-121 ms with 8,
+    # before admission control). Admission (`queue` below) now caps the questions computed
+    # or waiting at searchers + queue; the threads past that answer what needs no
+    # computing, so there must be more threads than that.
     threads: int = field(default_factory=lambda: int(_env("THREADS", str(THREADS))))
+    # Uncached questions that may wait for a searcher beyond the `searchers` being computed;
+    # past it 503 with Retry-After (0: no limit, the behaviour before admission control).
+    queue: int = field(default_factory=lambda: int(_env("QUEUE", str(QUEUE))))
+    # A question finding the queue full waits this long (ms) for a place before it is
+    # refused, unless such a wait failed that recently: a burst of cheap questions frees
+    # places in milliseconds and is answered; a sustained overload is refused at once.
+    queue_grace_ms: int = field(default_factory=lambda: int(_env("QUEUE_GRACE_MS", "100")))
+    # How often (ms) a thread computing a question hands the GIL to one that waits for it
+    # (Python's default: 5): shorter, a cached answer waits less behind computed ones (64
+    # clients of expensive questions, one process: cached p95 231 -> 173 ms, computed 2.4
+    # -> 1.7 s, going from 5 to 1).
+    switch_interval_ms: float = field(
+        default_factory=lambda: float(_env("SWITCH_INTERVAL_MS", "1")))
+    # Seconds a client refused for overload (or for its rate) is told to wait.
+    retry_after_s: int = field(default_factory=lambda: int(_env("RETRY_AFTER", "2")))
+    # CPU budget of one question (ms; 0: none). Past it the phrase matcher and feedback
+    # stop and the ranking is flagged partial rather than waited for. Ordinary questions
+    # take 5-50 ms; ones of many phrases took up to 1.15 s.
+    question_budget_ms: int = field(
+        default_factory=lambda: int(_env("QUESTION_BUDGET_MS", "250")))
+    # Searches one client address may make, in Flask-Limiter's notation ("5/second;100/minute";
+    # empty: no limit); past it 429 with Retry-After. Per process, in memory.
+    rate_limit: str = field(default_factory=lambda: _env("RATE_LIMIT", ""))
+    # Limits set at the server, before the app sees a request: a body over max_body_bytes
+    # is refused as soon as its length is known (the routes take no body: the app refuses
+    # any), and no body is ever spooled to disk; headers past max_header_bytes get 431.
+    # 32 KiB holds the longest question the site takes (2,000 characters, percent-encoded).
+    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "65536")))
+    max_header_bytes: int = field(
+        default_factory=lambda: int(_env("MAX_HEADER_BYTES", "32768")))
+    max_header_fields: int = field(default_factory=lambda: int(_env("MAX_HEADER_FIELDS", "100")))
+    # A connection idle this long is closed (s), and one that has not sent a whole request
+    # this long after its first byte too, however slowly it trickles (a slowloris).
+    client_timeout_s: int = field(default_factory=lambda: int(_env("CLIENT_TIMEOUT", "10")))
+    request_timeout_s: int = field(default_factory=lambda: int(_env("REQUEST_TIMEOUT", "15")))
+    # Open connections per server process. Waitress holds a waiting connection in its
+    # poll() loop, not in a thread: 1,000 slow sockets cost little.
+    connection_limit: int = field(
+        default_factory=lambda: int(_env("CONNECTION_LIMIT", "4096")))
+    # The site's public address ("https://health.example.org"), for the OpenSearch
+    # description; empty: addresses relative to the request's own path, never its Host.
+    base_url: str = field(default_factory=lambda: _env("BASE_URL", ""))
+    # One JSON line per request: "-" standard error, a path a file, "" none.
+    access_log: str = field(default_factory=lambda: _env("ACCESS_LOG", ""))
     # Server processes sharing the port (0: one per core).
     processes: int = field(default_factory=lambda: int(_env("PROCESSES", "1")))
     # C allocator arenas a server process may use (0: glibc's default, up to 8 per core).

@@ -153,6 +153,11 @@ def write_adversarial_corpus(root: Path, max_bytes: int = DEFAULT_MAX_BYTES, *,
     bad("binary.html", noise, "binary")
     bad("binary.txt", noise, "binary")
     bad("binary.xml", noise, "binary")
+    # A byte-order mark in front of random bytes does not make them text (without NULs:
+    # only the decoded text tells).
+    random_bytes = bytes(rng.choice(range(1, 256)) for _ in range(4096))
+    bad("bom-random.txt", codecs.BOM_UTF16_LE + random_bytes, "binary")
+    bad("bom8-random.html", codecs.BOM_UTF8 + random_bytes, "binary")
     bad("empty.html", b"", "empty")
     bad("empty.jsonl", b"", "empty")
     bad("over-cap.txt", "Big\n\n" + "word " * (max_bytes // 5 + 10), "size cap")
@@ -183,7 +188,23 @@ def write_adversarial_corpus(root: Path, max_bytes: int = DEFAULT_MAX_BYTES, *,
     m.bad["named-pipe.html"] = "not a regular file"
     if os.path.exists("/dev/zero"):
         os.symlink("/dev/zero", root / "endless.txt")  # reading it never ends
-        m.bad["endless.txt"] = "not a regular file"
+        m.bad["endless.txt"] = "outside the corpus"
+    # A corpus folder is not always trusted: a link out of it is not followed...
+    outside = root.parent / f"{root.name}-outside"
+    outside.mkdir(exist_ok=True)
+    _write(outside / "secret.txt", "Secret\n\nzqoutsidelink a file beside the corpus.\n")
+    os.symlink(outside / "secret.txt", root / "link-out.txt")
+    m.bad["link-out.txt"] = "outside the corpus"
+    os.symlink(outside, root / "folder-out")
+    m.bad["folder-out"] = "outside the corpus"
+    m.secrets.append("zqoutsidelink")
+    # ... and one inside it is followed once: a link to a file read anyway adds nothing, a
+    # link to a file in a hidden folder is read under its own name.
+    os.symlink("utf8-bom.txt", root / "link-in.txt")
+    (root / ".hidden").mkdir()
+    _write(root / ".hidden" / "kept.txt", "Kept\n\nzqlinkedin a linked file.\n")
+    os.symlink(".hidden/kept.txt", root / "link-hidden.txt")
+    m.good["link-hidden"] = "zqlinkedin"
     unreadable = root / "unreadable.html"
     _write(unreadable, _html("Locked", "zqlocked"))
     unreadable.chmod(0)

@@ -113,9 +113,12 @@ def free_port() -> int:
 class Server:
     """`python -m indexer serve` over one index, on a free local port, as a subprocess."""
 
-    def __init__(self, index_dir: Path, log_path: Path):
+    def __init__(self, index_dir: Path, log_path: Path, *args: str,
+                 env: dict[str, str] | None = None):
+        """`args`: more flags for `healthsearch serve`; `env`: HEALTHSEARCH_* settings."""
         self.index_dir = index_dir
         self.log_path = log_path
+        self.args, self.env = args, env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -125,11 +128,12 @@ class Server:
         """Launch the server without waiting for it (see wait_ready)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("HEALTHSEARCH_")}
         env["HEALTHSEARCH_PER_PAGE"] = "10"
+        env.update(self.env)
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "healthsearch", "serve", "--host", "127.0.0.1",
              "--processes", "1", "--port", str(self.port), "--index-dir", str(self.index_dir),
-             "--threads", "4"],
+             "--threads", "4", *self.args],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         return self

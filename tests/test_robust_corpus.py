@@ -141,6 +141,47 @@ def test_a_strict_run_fails_and_names_what_it_skipped(adversarial):
 # -- the fixes, one by one ------------------------------------------------------------------
 
 
+def test_random_bytes_after_a_bom_are_skipped_as_binary(tmp_path):
+    # They once became an article titled with replacement characters: the binary check
+    # skipped any file with a byte-order mark.
+    noise = bytes(range(1, 256)) * 16
+    for name, bom, kind in (("le.txt", codecs.BOM_UTF16_LE, "text"),
+                            ("be.txt", codecs.BOM_UTF16_BE, "text"),
+                            ("u8.txt", codecs.BOM_UTF8, "text"),
+                            ("u8.html", codecs.BOM_UTF8, "HTML"),
+                            ("le.xml", codecs.BOM_UTF16_LE, "XML")):
+        path = tmp_path / name
+        path.write_bytes(bom + noise)
+        result = read_file(SourceFile(path, name), 1 << 20)
+        assert result.entries == [], name
+        assert [s.reason for s in result.skips] == [f"binary content, not {kind}"], name
+    # Text after a BOM is still text, in any script.
+    path = tmp_path / "text.txt"
+    text = "Mumps\n\nСвинка, 流行性腮腺炎.\n"
+    path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    assert [e.title for e in read_file(SourceFile(path, "text"), 1 << 20).entries] == ["Mumps"]
+
+
+def test_a_symlink_out_of_the_corpus_is_skipped_and_one_inside_is_read_once(tmp_path):
+    corpus, outside = tmp_path / "corpus", tmp_path / "outside"
+    corpus.mkdir()
+    outside.mkdir()
+    (outside / "passwd.txt").write_text("root\n\nzqpasswd x:0:0:root.\n")
+    (corpus / "real.txt").write_text("Real\n\nzqreal an article.\n")
+    os.symlink(outside / "passwd.txt", corpus / "passwd.txt")
+    os.symlink(outside, corpus / "elsewhere")
+    os.symlink("real.txt", corpus / "again.txt")  # inside: the file is read once
+    index_dir = tmp_path / "index"
+    summary = run_index(corpus, index_dir, 1 << 20)
+    reasons = {s["path"]: s["reason"] for s in summary["skipped"]}
+    assert set(reasons) == {str(corpus / "passwd.txt"), str(corpus / "elsewhere")}
+    assert all("outside the corpus" in r for r in reasons.values())
+    assert summary["added"] == 1
+    engine = SearchEngine(Settings(index_dir=index_dir))
+    assert engine.search("zqpasswd").total == 0
+    assert [r.id for r in engine.search("zqreal").results] == ["real"]
+
+
 def test_a_bom_decides_the_encoding_even_for_plain_ascii():
     text = "Mumps swell the glands."
     for bom, codec in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"),
@@ -293,8 +334,8 @@ def test_lines_of_control_characters_give_no_blank_entry(tmp_path, name, data):
     assert all(entry.body.strip() for entry in result.entries)
     assert result.entries or [s.reason for s in result.skips]
     if data.startswith(b"\xff\xfe"):
-        assert [s.reason for s in result.skips] == [
-            "no entries (blank or only sample questions)"]
+        # Decoded, it is control characters alone: binary, checked after the BOM too.
+        assert [s.reason for s in result.skips] == ["binary content, not text"]
     if data.startswith(b"Gout"):
         assert [e.kind for e in result.entries] == ["teaser"]
     if name.endswith(".jsonl"):

@@ -357,3 +357,74 @@ def test_readers_asking_the_same_question_at_once_share_one_answer(shipped_index
         reader.join()
     assert len(answered) == 1
     assert len(pages) == 4 and len({tuple(r.id for r in p.results) for p in pages}) == 1
+
+
+def test_a_spent_time_budget_skips_phrases_and_feedback_and_flags_the_ranking(engine):
+    from indexer.ranking import pipeline
+    from indexer.ranking.budget import Budget
+    from indexer.ranking.lexical import QuestionScores
+
+    parsed = engine.builder.build('"calcium deficiency" cramps')
+    with engine.pool.borrow() as snapshot:
+        whole = pipeline.rank(snapshot, parsed, 10, engine.ranking, budget=Budget(None))
+        cut = pipeline.rank(snapshot, parsed, 10, engine.ranking, budget=Budget(0))
+        by_words = QuestionScores(snapshot, parsed.clauses, engine.ranking.field_boosts,
+                                  engine.model, match=parsed.match)
+        without = QuestionScores(snapshot, parsed.clauses, engine.ranking.field_boosts,
+                                 engine.model, match=parsed.match, budget=Budget(0))
+        best = by_words.top(1).hits[0][0]
+        assert by_words.scores_of([best])[0] > without.scores_of([best])[0]
+    assert not whole.partial and cut.partial
+
+
+def test_past_the_queue_a_computed_question_is_refused_at_once_and_cached_ones_answer(
+        shipped_index, monkeypatch):
+    import threading
+    import time
+
+    from indexer.config import Settings
+    from indexer.search import SearchEngine
+    from indexer.search import engine as engine_module
+    from indexer.search.admission import Overloaded
+
+    # One searcher and one place in the queue: two uncached questions at once, no more.
+    engine = SearchEngine(Settings(index_dir=shipped_index, searchers=1, queue=1,
+                                   retry_after_s=3))
+    engine.search("tendon")  # cached from now on
+    answer = engine_module.answer
+    release = threading.Event()
+
+    def held_answer(*args, **kwargs):
+        release.wait(10)
+        return answer(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "answer", held_answer)
+    busy = [threading.Thread(target=engine.search, args=(q,)) for q in ("cramps", "heal")]
+    for thread in busy:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while engine.cache._pending == {} and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # the second is waiting for the searcher
+    started = time.monotonic()
+    with pytest.raises(Overloaded) as refused:
+        engine.search("leg pain")
+    assert time.monotonic() - started < 0.5 and refused.value.retry_after == 3
+    assert engine.search("tendon").cached  # a cached answer needs no place in the queue
+    release.set()
+    for thread in busy:
+        thread.join(10)
+    assert not engine.search("leg pain").cached  # admitted again once the others are done
+
+
+def test_a_spent_budget_lets_a_phrase_of_search_syntax_stand_for_its_words(engine):
+    from indexer.ranking.budget import Budget
+    from indexer.ranking.lexical import match_mask
+
+    # The seed article says "calcium deficiency", never the other way round.
+    parsed = engine.builder.build('"deficiency calcium"')
+    with engine.pool.borrow() as snapshot:
+        exact = [match_mask(seg, parsed.match).any() for seg in snapshot.segments]
+        budget = Budget(0)
+        loose = [match_mask(seg, parsed.match, budget).any() for seg in snapshot.segments]
+    assert not any(exact) and any(loose) and budget.cut

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -630,8 +631,21 @@ def test_opensearch_description_points_at_the_search_page(client):
     assert response.mimetype == "application/opensearchdescription+xml"
     xml = response.get_data(as_text=True)
     assert "<ShortName>" in xml
-    assert 'template="http://localhost/search?q={searchTerms}"' in xml
+    # No base URL configured: the request's own path, never the Host header.
+    assert 'template="/search?q={searchTerms}"' in xml
     assert 'type="application/opensearchdescription+xml"' in html_of(client.get("/"))
+    hostile = client.get("/opensearch.xml", headers={"Host": "evil.example.com"})
+    assert "evil.example.com" not in hostile.get_data(as_text=True)
+
+
+def test_opensearch_description_uses_the_configured_base_url(shipped_index, engine):
+    settings = Settings(index_dir=shipped_index, base_url="https://health.example.org/")
+    client = create_app(settings, engine=engine).test_client()
+    xml = client.get("/opensearch.xml", headers={"Host": "evil.example.com"}).get_data(
+        as_text=True)
+    assert 'template="https://health.example.org/search?q={searchTerms}"' in xml
+    assert 'template="https://health.example.org/api/search?q={searchTerms}"' in xml
+    assert "evil.example.com" not in xml
 
 
 def test_results_say_which_generation_the_whole_page_was_read_from(client):
@@ -880,3 +894,95 @@ def test_the_server_caps_the_c_allocators_arenas_where_glibc_allocates(monkeypat
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("the arena cap is glibc's mallopt")
     assert limit_malloc_arenas(2) is True
+
+
+# -- limits, overload, ids, access log -------------------------------------------------------
+
+
+def test_a_get_with_a_body_or_too_many_header_fields_is_refused(client):
+    assert client.get("/healthz", data=b"x" * 10).status_code == 400
+    assert client.get("/api/search?q=tendon", data=b"{}").get_json()["status"] == 400
+    many = {f"X-Field-{n}": "1" for n in range(120)}
+    assert client.get("/healthz", headers=many).status_code == 431
+    assert client.get("/healthz", headers=dict(list(many.items())[:50])).status_code == 200
+
+
+class OverloadedEngine(SearchEngine):
+    """An engine that has no place left for a question to be computed."""
+
+    def search(self, *args, **kwargs):
+        from indexer.search.admission import Overloaded
+
+        raise Overloaded(retry_after=7)
+
+
+def test_an_overloaded_search_is_a_503_with_retry_after(shipped_index):
+    client = make_client(shipped_index, OverloadedEngine(Settings(index_dir=shipped_index)))
+    api = client.get("/api/search?q=tendon")
+    assert api.status_code == 503 and api.headers["Retry-After"] == "7"
+    assert api.get_json()["retry_after"] == 7
+    page = client.get("/search?q=tendon")
+    assert page.status_code == 503 and page.headers["Retry-After"] == "7"
+    assert "try again in 7 seconds" in html_of(page)
+    assert client.get("/healthz").status_code == 200  # needs no search
+
+
+def test_a_partial_ranking_is_flagged_on_the_page_and_in_the_api(shipped_index,
+                                                                monkeypatch):
+    import indexer.search.engine as engine_module
+    from indexer.ranking.budget import Budget
+
+    client = make_client(shipped_index, SearchEngine(Settings(index_dir=shipped_index)))
+    q = {"q": '"calcium deficiency" cramps'}
+    assert client.get("/api/search", query_string=q).get_json()["partial"] is False
+    # A budget spent before the question starts: its phrase is not matched.
+    monkeypatch.setattr(engine_module, "Budget", lambda seconds=None: Budget(0))
+    q = {"q": '"calcium supplementation" cramps'}
+    assert client.get("/api/search", query_string=q).get_json()["partial"] is True
+    page = " ".join(html_of(client.get("/search", query_string=q)).split())
+    assert "this search was ranked in part" in page
+
+
+def test_ids_that_would_climb_out_of_the_article_path_are_encoded(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    records = [{"id": i, "title": f"Dots {n}", "text": f"zqdots{n} an article with an odd id."}
+               for n, i in enumerate(["../../x", "..", "a/./b", "plain/id"])]
+    (corpus / "dots.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    client = make_client(build_index(corpus, tmp_path / "index"))
+    from urllib.parse import urljoin
+
+    for n in range(len(records)):
+        page = client.get("/search", query_string={"q": f"zqdots{n}"})
+        link = hit_links(html_of(page))[0]
+        # Resolved as a browser resolves it, the link stays under /article and opens it.
+        resolved = urlsplit(urljoin("http://localhost/search?q=x", link))
+        assert resolved.path.startswith("/article"), link
+        article = client.get(resolved.path + "?" + resolved.query)
+        assert article.status_code == 200 and f"Dots {n}" in html_of(article), link
+    assert hit_links(html_of(client.get("/search", query_string={"q": "zqdots3"})))[0] \
+        .startswith("/article/plain/id?")  # ordinary ids keep their readable slashes
+
+
+def test_the_access_log_has_a_json_line_per_request(shipped_index, engine, tmp_path):
+    log = tmp_path / "access.log"
+    client = create_app(Settings(index_dir=shipped_index, access_log=str(log)),
+                        engine=engine).test_client()
+    client.get("/api/search", query_string={"q": "zqnothing here"})
+    client.get("/api/search", query_string={"q": "zqnothing here"})
+    client.get("/healthz")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["path"], e["status"], e["cache"]) for e in lines] == [
+        ("/api/search", 200, "miss"), ("/api/search", 200, "hit"), ("/healthz", 200, None)]
+    assert lines[0]["q"] == "zqnothing here" and lines[0]["results"] == 0
+    assert all(e["ms"] >= 0 and e["time"].endswith("+00:00") for e in lines)
+
+
+def test_a_site_can_limit_each_clients_searches(shipped_index, engine):
+    client = create_app(Settings(index_dir=shipped_index, rate_limit="3/minute"),
+                        engine=engine).test_client()
+    statuses = [client.get("/api/search?q=tendon").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    limited = client.get("/search?q=tendon")
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+    assert client.get("/healthz").status_code == 200  # only searches are limited

@@ -2,6 +2,15 @@
 
 Python threads share one core for pure-Python work such as Whoosh scoring, so to use every
 core the server forks processes after binding: the kernel spreads connections across them.
+
+Waitress reads requests in one poll() loop and hands only whole requests to its threads, so
+a connection that sends its headers slowly costs a socket, not a thread: 1,000 such sockets
+left /healthz answering in 16 ms at p95, where gunicorn's gthread workers (27.0.1, 4 threads,
+4,000 connections) and waitress with its defaults (select(), 100 connections) answered
+nothing (bench.http_load.SlowClients). The limits are set here, before the app: bodies over
+the cap refused as soon as their length is known and never spooled to disk, header size, an
+idle timeout, a deadline for a whole request however slowly it trickles, and a connection
+limit that the open-files limit is raised to hold.
 """
 
 from __future__ import annotations
@@ -10,14 +19,21 @@ import contextlib
 import ctypes
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
+import time
 
 from threadpoolctl import threadpool_limits
-from waitress import serve as waitress_serve
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 from indexer.config import Settings
+from webapp import SECURITY_HEADERS
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -65,6 +81,84 @@ def release_freed_memory() -> bool:
     return bool(trim(0))
 
 
+def raise_open_files_limit(wanted: int) -> int:
+    """Raise this process's soft limit on open files towards `wanted` (never past the hard
+    limit); the limit now in force. Each connection is a file: 1,024, a common default,
+    would cap the connection limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    return soft
+
+
+class _SecureErrorTask(ErrorTask):
+    """Waitress's own error replies (400, 413, 431...) with the site's security headers."""
+
+    def execute(self) -> None:
+        self.response_headers.extend(SECURITY_HEADERS.items())
+        super().execute()
+
+
+class _TimedParser(HTTPRequestParser):
+    """A request being read, with when its first byte came."""
+
+    def __init__(self, adj: Adjustments) -> None:
+        super().__init__(adj)
+        self.started = time.monotonic()
+
+
+class _Channel(HTTPChannel):
+    error_task_class = _SecureErrorTask
+    parser_class = _TimedParser
+
+
+class _Server(TcpWSGIServer):
+    """Waitress's TCP server that also closes connections whose request has taken longer
+    than `request_timeout` to arrive: waitress's own timeout is for idle connections, and a
+    client sending a header line every few seconds is never idle."""
+
+    channel_class = _Channel
+    request_timeout = 15.0
+
+    def maintenance(self, now: float) -> None:
+        """Close idle connections (waitress) and those past the request deadline."""
+        super().maintenance(now)
+        cutoff = time.monotonic() - self.request_timeout
+        for channel in list(self.active_channels.values()):
+            request = channel.request
+            if request is not None and not channel.requests \
+                    and getattr(request, "started", cutoff) < cutoff:
+                channel.will_close = True
+
+
+def waitress_server(app, sock: socket.socket, settings: Settings) -> _Server:
+    """The waitress server for `app` on a bound, listening socket, with the limits of
+    `settings`."""
+    timeouts = min(settings.client_timeout_s, settings.request_timeout_s)
+    adj = Adjustments(
+        sockets=[sock], threads=settings.threads, ident="healthsearch",
+        connection_limit=settings.connection_limit,
+        # poll(), not select(): select() cannot watch a socket numbered 1,024 or more.
+        asyncore_use_poll=True,
+        channel_timeout=settings.client_timeout_s,
+        cleanup_interval=max(1, timeouts // 3),
+        max_request_body_size=settings.max_body_bytes,
+        # A body is kept in memory up to here and spooled to a file past it: past the cap,
+        # so never.
+        inbuf_overflow=settings.max_body_bytes + 1,
+        max_request_header_size=settings.max_header_bytes,
+    )
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(adj.threads)
+    server = _Server(app, {}, True, sock, dispatcher=dispatcher, adj=adj, bind_socket=False,
+                     sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+    server.request_timeout = float(settings.request_timeout_s)
+    return server
+
+
 def _serve_one(sock: socket.socket, settings: Settings) -> None:
     from webapp import create_app
 
@@ -77,13 +171,13 @@ def _serve_one(sock: socket.socket, settings: Settings) -> None:
     # costs the other requests (LiveQA questions, NumPy encoder: 11 ms wall for 22 ms of CPU
     # with two threads, 16 ms for 16 ms with one).
     threadpool_limits(limits=1, user_api="blas")
+    sys.setswitchinterval(settings.switch_interval_ms / 1000)
     app = create_app(settings)
     # Each process has its own caches: fill them before taking connections.
     with contextlib.suppress(Exception):  # no index yet, or a swap under way: warm lazily
         app.extensions["search_engine"].warm()
     release_freed_memory()
-    waitress_serve(app, sockets=[sock], threads=settings.threads, ident="healthsearch",
-                   connection_limit=max(100, settings.threads * 32), channel_timeout=30)
+    waitress_server(app, sock, settings).run()
 
 
 def run(settings: Settings, processes: int = 1) -> None:
@@ -92,6 +186,8 @@ def run(settings: Settings, processes: int = 1) -> None:
     A worker that dies is replaced, so one crash does not take the site down.
     """
     limit_malloc_arenas(settings.malloc_arenas)  # before any thread allocates; forks inherit it
+    # The connections, plus the index's files and the listening socket.
+    raise_open_files_limit(settings.connection_limit + 256)
     sock = listen(settings.host, settings.port)
     if processes <= 1:
         _serve_one(sock, settings)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import (
     Blueprint,
+    Flask,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -17,8 +19,10 @@ from flask import (
 )
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import PathConverter
 
-from indexer.search import MAX_PAGE, SearchEngine
+from indexer.search import MAX_PAGE, SearchEngine, SearchPage
+from indexer.search.admission import Overloaded
 from indexer.search.collection import OTHER
 from indexer.search.layout import article_blocks
 from indexer.search.pages import clamp_page
@@ -38,6 +42,64 @@ GENERATION_HEADER = "X-Index-Generation"
 def engine() -> SearchEngine:
     """The process-wide search engine."""
     return current_app.extensions["search_engine"]
+
+
+# Path segments a browser does not keep as they are: "." and ".." (even %2E-encoded) step
+# up, and an empty one is merged away.
+_DOT_SEGMENTS = (".", "..")
+
+
+class ArticleId(PathConverter):
+    """An article id in an address, percent-encoded. Its slashes stay (ids are file paths:
+    "seed-digest/tendon") unless a part of it is "." or ".." or empty: then they are encoded
+    too, so the id is one segment and "../../x" cannot climb out of /article/. (Incoming,
+    the server has decoded the path: the id matches as a path either way.)"""
+
+    def to_url(self, value: str) -> str:
+        """The id, encoded for the path."""
+        steps = any(part in ("", *_DOT_SEGMENTS) for part in value.split("/"))
+        return quote(value, safe="" if steps else "/")
+
+
+def _article_address(doc_id: str, **args) -> str:
+    # An id that is all dots cannot be a path segment at all: it goes as ?id=.
+    if doc_id in _DOT_SEGMENTS:
+        return url_for("search.article", id=doc_id, **args)
+    return url_for("search.article", doc_id=doc_id, **args)
+
+
+@bp.before_app_request
+def refuse_what_no_route_takes() -> None:
+    """No route takes a request body: one sent with a GET is refused before it is read (the
+    server refuses bodies over the cap for every method). Too many header fields: 431."""
+    if request.method in ("GET", "HEAD") and (
+            request.content_length or "chunked" in request.headers.get(
+                "Transfer-Encoding", "").lower()):
+        abort(400, description="This address takes no request body.")
+    limit = current_app.config["SETTINGS"].max_header_fields
+    if sum(1 for key in request.environ if key.startswith("HTTP_")) > limit:
+        abort(431, description=f"Send at most {limit} header fields.")
+
+
+def rate_limiter(app: Flask, limit: str) -> None:
+    """Limit each client address's searches (Flask-Limiter, in this process's memory) to
+    `limit` ("5/second;100/minute"); past it 429 with Retry-After."""
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
+                      headers_enabled=True, retry_after="delta-seconds")
+    # One allowance for all of a client's searches, pages and API alike.
+    shared = limiter.shared_limit(limit, scope="searches")
+    for endpoint in ("search.search_page", "search.api_search", "search.api_suggest"):
+        app.view_functions[endpoint] = shared(app.view_functions[endpoint])
+
+
+def _note(result: SearchPage) -> SearchPage:
+    """Keep what the access log says of a search: cache hit or miss, results, partial."""
+    g.cache = "hit" if result.cached else "miss"
+    g.results, g.partial = result.total, result.partial
+    return result
 
 
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,12}")
@@ -160,7 +222,7 @@ def search_url(args: dict, **extra) -> str:
 @bp.app_template_global()
 def article_url(doc_id: str, args: dict, **extra) -> str:
     """An article's address, carrying the search that led to it."""
-    return url_for("search.article", doc_id=doc_id, **args, **extra)
+    return _article_address(doc_id, **args, **extra)
 
 
 def page_window(page: int, pages: int, width: int = PAGE_LINKS) -> range:
@@ -206,8 +268,8 @@ def search_page():
     filters = _filter_args()
     args = _search_args(q, exact, filters)
     settings = current_app.config["SETTINGS"]
-    result = engine().search(q, page=page, per_page=settings.per_page, correct=not exact,
-                             filters=filters)
+    result = _note(engine().search(q, page=page, per_page=settings.per_page,
+                                   correct=not exact, filters=filters))
     if result.total and page > result.pages:
         return redirect(search_url(args, page=result.pages))
     first = (result.page - 1) * result.per_page + 1
@@ -244,9 +306,13 @@ def _facet_links(result, args: dict) -> list[dict]:
     return out
 
 
-@bp.get("/article/<path:doc_id>")
-def article(doc_id: str):
-    """The full article, with the words of the search that led here highlighted."""
+@bp.get("/article", defaults={"doc_id": None})
+@bp.get("/article/<article_id:doc_id>")
+def article(doc_id: str | None):
+    """The full article, with the words of the search that led here highlighted (the id in
+    the path, or as ?id= for an id a path cannot hold)."""
+    if doc_id is None:
+        doc_id = request.args.get("id", "")
     q = _query_arg()
     view = engine().article(doc_id, highlight_query=q)
     if view is None:
@@ -285,8 +351,8 @@ def api_search():
     per_page = _whole_number("per_page")
     if per_page is not None and per_page < 1:
         abort(400, description="per_page must be at least 1")
-    result = engine().search(q, page=page, per_page=per_page, correct=not _exact_arg(),
-                             filters=_filter_args())
+    result = _note(engine().search(q, page=page, per_page=per_page,
+                                   correct=not _exact_arg(), filters=_filter_args()))
     return jsonify(result.as_json()), 200, {GENERATION_HEADER: _generation_of(result)}
 
 
@@ -303,14 +369,17 @@ def api_suggest():
     found = engine().complete(q, limit=SUGGEST_LIMIT)
     return jsonify({"query": q, "suggestions": [c.text for c in found],
                     "items": [{"text": c.text,
-                               "article": url_for("search.article", doc_id=c.article)
-                               if c.article else None} for c in found]})
+                               "article": _article_address(c.article) if c.article else None}
+                              for c in found]})
 
 
 @bp.get("/opensearch.xml")
 def opensearch():
-    """OpenSearch description so browsers can add the site as a search engine."""
-    xml = render_template("opensearch.xml")
+    """OpenSearch description so browsers can add the site as a search engine: addresses
+    from the configured base URL, or relative to this path; never from the Host header,
+    which any client sets."""
+    base = current_app.config["SETTINGS"].base_url.rstrip("/")
+    xml = render_template("opensearch.xml", base=base)
     return current_app.response_class(xml, mimetype="application/opensearchdescription+xml")
 
 
@@ -362,6 +431,20 @@ def http_error(exc: HTTPException):
     headers = {}
     if code == 405 and getattr(exc, "valid_methods", None):
         headers["Allow"] = ", ".join(exc.valid_methods)
+    return body, status, headers
+
+
+@bp.app_errorhandler(Overloaded)
+def overloaded(exc: Overloaded):
+    """Too many questions being computed: 503 with Retry-After, at once."""
+    headers = {"Retry-After": str(exc.retry_after)}
+    g.cache = "shed"
+    if _wants_json():
+        return jsonify({"error": "Service Unavailable", "message": str(exc), "status": 503,
+                        "retry_after": exc.retry_after}), 503, headers
+    body, status = _error_page(503, "Too many searches at once",
+                               "The site is answering many searches right now. Please try "
+                               f"again in {exc.retry_after} seconds.")
     return body, status, headers
 
 

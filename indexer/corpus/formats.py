@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -124,11 +125,26 @@ def safe_url(url: str) -> str:
     return url if scheme.lower() in ("http", "https") and netloc else ""
 
 
+# What text in any language holds next to none of: control characters, code points no
+# character is assigned to or kept for private use, halves of surrogate pairs, and the
+# replacement character a decoder leaves for bytes that are not text.
+_NOT_TEXT = {"Cc", "Cn", "Co", "Cs"}
+_TEXT_CONTROLS = "\t\n\r\f\v"
+# Random bytes read as UTF-16 give about a quarter of such characters; text, none.
+MAX_NOT_TEXT_SHARE = 0.05
+
+
 def looks_binary(data: bytes) -> bool:
-    """NUL bytes (outside UTF-16/32 text) or mostly non-text bytes mark a binary file."""
+    """NUL bytes or mostly non-text bytes mark a binary file; after a byte-order mark (UTF-8,
+    16 or 32 text, where NULs are expected) the decoded text is checked instead: a BOM in
+    front of random bytes does not make them text."""
     head = data[:8192]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
-        return False
+    if any(head.startswith(bom) for bom, _ in _BOMS):
+        # The head may end inside a character: the decoder replaces that one, no more.
+        text = decode_bytes(head)
+        odd = sum(1 for ch in text if ch == "\ufffd" or (
+            ch not in _TEXT_CONTROLS and unicodedata.category(ch) in _NOT_TEXT))
+        return bool(text) and odd / len(text) > MAX_NOT_TEXT_SHARE
     if b"\x00" in head:
         return True
     controls = sum(1 for b in head if b < 9 or 13 < b < 32)

@@ -74,14 +74,20 @@ def suffix_of(path: Path) -> str:
 def discover(roots: Iterable[Path]) -> tuple[list[SourceFile], list[Skip]]:
     """Every supported file under the given files and folders, in a stable order.
 
-    Hidden files and folders are passed over; symlinked folders are not followed (no loops);
-    a folder that cannot be listed, or a named path that does not exist, is reported.
+    Hidden files and folders are passed over; symlinked folders are not followed (no loops).
+    A symbolic link to a file is followed once: to a file inside the roots it is read under
+    its own name unless that file is read anyway; one pointing outside the roots (a corpus
+    folder is not always trusted content: a link to /etc/passwd) is skipped with its reason,
+    and so is a link to a folder outside. A folder that cannot be listed, or a named path
+    that does not exist, is reported.
     """
     files: list[SourceFile] = []
     skips: list[Skip] = []
     seen: set[str] = set()
+    roots = [Path(root) for root in roots]
+    inside = _within([os.path.realpath(root) for root in roots])
+    links: list[tuple[Path, Path]] = []
     for root in roots:
-        root = Path(root)
         if root.is_file():
             if suffix_of(root) not in SUPPORTED:
                 skips.append(Skip(str(root), f"unsupported file type {suffix_of(root)!r}"))
@@ -97,16 +103,43 @@ def discover(roots: Iterable[Path]) -> tuple[list[SourceFile], list[Skip]]:
 
         for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in dirnames:
+                path = Path(dirpath) / name
+                if path.is_symlink() and not inside(os.path.realpath(path)):
+                    skips.append(Skip(str(path), OUTSIDE))
             for name in sorted(filenames):
                 path = Path(dirpath) / name
                 if name.startswith(".") or suffix_of(path) not in SUPPORTED:
                     continue
-                _add(files, seen, path, root)
+                if path.is_symlink():
+                    links.append((path, root))
+                else:
+                    _add(files, seen, path, root)
+    # Links last: a file that is also linked to is read once, under its own name.
+    for path, root in links:
+        if inside(os.path.realpath(path)):
+            _add(files, seen, path, root)
+        else:
+            skips.append(Skip(str(path), OUTSIDE))
     return files, skips
 
 
+OUTSIDE = "symbolic link pointing outside the corpus folders: not followed"
+
+
+def _within(folders: list[str]) -> Callable[[str], bool]:
+    """Whether a resolved path is one of the folders or inside one."""
+
+    def inside(path: str) -> bool:
+        return any(path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+                   for folder in folders)
+
+    return inside
+
+
 def _add(files: list[SourceFile], seen: set[str], path: Path, root: Path) -> None:
-    key = os.path.abspath(path)
+    # The same file reached twice (a link to it, or a root inside another) is read once.
+    key = os.path.realpath(path)
     if key in seen:
         return
     seen.add(key)
@@ -114,7 +147,7 @@ def _add(files: list[SourceFile], seen: set[str], path: Path, root: Path) -> Non
     stem = rel[: -len(suffix_of(path))] if rel.lower().endswith(suffix_of(path)) else rel
     # A file name that is not UTF-8 gives U+FFFD in the id: ids must be writable text.
     stem = os.fsencode(stem).decode("utf-8", "replace")
-    files.append(SourceFile(Path(key), stem.replace(os.sep, "/")))
+    files.append(SourceFile(Path(os.path.abspath(path)), stem.replace(os.sep, "/")))
 
 
 def read_bytes(path: Path, max_bytes: int) -> bytes:

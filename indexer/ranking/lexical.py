@@ -31,6 +31,7 @@ from indexer.query.types import (
     Term,
     Without,
 )
+from indexer.ranking.budget import Budget
 from indexer.ranking.formulas import bm25, coordination_factors
 from indexer.ranking.model import RankingModel
 from indexer.storage import SegmentView, Snapshot
@@ -50,6 +51,8 @@ class TopDocs:
     # each value of the counted columns ({column: {value: documents}}).
     subjects: int | None = None
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The question's time budget ran out: some phrases or the feedback were not scored.
+    partial: bool = False
 
     def __post_init__(self) -> None:
         if self.matched is None:
@@ -110,11 +113,14 @@ class QuestionScores:
     def __init__(self, snapshot: Snapshot, clauses: Sequence[Clause],
                  field_boosts: Mapping[str, float], model: RankingModel,
                  match: Match | None = None,
-                 filters: Mapping[str, str] | None = None) -> None:
+                 filters: Mapping[str, str] | None = None,
+                 budget: Budget | None = None) -> None:
         """Score `clauses` over every document; with `match` (the match tree of search
         syntax), only the documents it matches count, and with `filters` ({column: value},
-        a reader's choice of publisher or kind) only those holding each value."""
+        a reader's choice of publisher or kind) only those holding each value. Once
+        `budget` is spent, the phrases not yet matched are left out (`budget.cut`)."""
         self.snapshot, self.field_boosts, self.model = snapshot, field_boosts, model
+        self.budget = budget or Budget()
         own = {t: c.weight for c in clauses if c.own for t in c.terms}
         coord_weights = _coordination_weights(snapshot, own, model)
         self.segments = [self._score_segment(segment, clauses, coord_weights, match,
@@ -257,7 +263,7 @@ class QuestionScores:
                 share += mask * coord_weights[t]
             wanted = sum(coord_weights.values())
         teasers = segment.teasers() if self.model.teaser_factor != 1.0 else None
-        allowed = match_mask(segment, match) if match is not None else None
+        allowed = match_mask(segment, match, self.budget) if match is not None else None
         for column, value in filters.items():
             codes, values = segment.codes(column)
             wanted = codes == values.index(value) if value in values else np.zeros(n, bool)
@@ -272,6 +278,10 @@ class QuestionScores:
             if clause.fields and fieldname not in clause.fields:
                 continue
             if phrase:
+                # Whoosh checks a phrase's positions document by document, in Python: the
+                # one stage whose cost grows with the question, so the one the budget stops.
+                if self.budget.spent():
+                    return
                 postings = segment.phrase(fieldname, clause.terms)
                 if not len(postings.docs):
                     continue
@@ -291,23 +301,34 @@ class QuestionScores:
                 in_term[postings.docs] = True
 
 
-def match_mask(segment: SegmentView, match: Match) -> np.ndarray:
+def match_mask(segment: SegmentView, match: Match, budget: Budget | None = None
+               ) -> np.ndarray:
     """Which documents of one segment a match tree matches, deletions included: words and
-    phrases from their (cached) postings, AND / OR / NOT as array operations."""
+    phrases from their (cached) postings, AND / OR / NOT as array operations. Once `budget`
+    is spent, a phrase not yet matched stands for the documents holding all its words, in
+    any order (`budget.cut`)."""
     if isinstance(match, Term):
         mask = np.zeros(segment.size, dtype=bool)
         mask[segment.postings(match.fieldname, match.text).docs] = True
         return mask
     if isinstance(match, Phrase):
         mask = np.zeros(segment.size, dtype=bool)
-        mask[segment.phrase(match.fieldname, match.words).docs] = True
+        if budget is not None and budget.spent():
+            mask[:] = True
+            for word in match.words:
+                within = np.zeros(segment.size, dtype=bool)
+                within[segment.postings(match.fieldname, word).docs] = True
+                mask &= within
+        else:
+            mask[segment.phrase(match.fieldname, match.words).docs] = True
         return mask
     if isinstance(match, Without):
-        return match_mask(segment, match.keep) & ~match_mask(segment, match.drop)
+        return match_mask(segment, match.keep, budget) & ~match_mask(segment, match.drop,
+                                                                      budget)
     if isinstance(match, Everything):
         return np.ones(segment.size, dtype=bool)
     if isinstance(match, AllOf | AnyOf) and match.parts:
-        masks = [match_mask(segment, part) for part in match.parts]
+        masks = [match_mask(segment, part, budget) for part in match.parts]
         combine = np.logical_and if isinstance(match, AllOf) else np.logical_or
         return combine.reduce(masks) if len(masks) > 1 else masks[0]
     return np.zeros(segment.size, dtype=bool)  # AND or OR of nothing: matches nothing

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indexer.query.types import Clause, ParsedQuery
+from indexer.ranking.budget import Budget
 from indexer.ranking.feedback import feedback_terms, is_navigational
 from indexer.ranking.formulas import fuse, named_titles
 from indexer.ranking.lexical import QuestionScores, TopDocs, no_documents
@@ -58,15 +59,20 @@ class RankingContext:
 
 
 def rank(snapshot: Snapshot, parsed: ParsedQuery, limit: int, ctx: RankingContext,
-         filters: Mapping[str, str] | None = None, facets: Sequence[str] = ()) -> TopDocs:
+         filters: Mapping[str, str] | None = None, facets: Sequence[str] = (),
+         budget: Budget | None = None) -> TopDocs:
     """The best `limit` documents for a parsed question, and the number of matches; with
     `filters` ({column: value}) only the documents holding those values; with `facets`
-    (columns), how many subjects the matches are about and how many hold each value."""
+    (columns), how many subjects the matches are about and how many hold each value. Once
+    `budget` is spent, phrases not yet matched and the feedback are skipped and the answer
+    is flagged `partial`."""
     if not parsed.clauses:
         return no_documents()
     model = ctx.model
+    budget = budget or Budget()
     scores = QuestionScores(snapshot, parsed.clauses, ctx.field_boosts, model,
-                            match=parsed.match if parsed.syntax else None, filters=filters)
+                            match=parsed.match if parsed.syntax else None, filters=filters,
+                            budget=budget)
     vectors = None if parsed.syntax else ctx.vectors(snapshot)
     depth = max(limit, model.dense_depth) if vectors is not None else limit
     first = scores.top(max(depth, model.feedback_docs))
@@ -74,7 +80,7 @@ def rank(snapshot: Snapshot, parsed: ParsedQuery, limit: int, ctx: RankingContex
     # read from disk once.
     stored = functools.cache(snapshot.stored)
     asks_for_title = not parsed.syntax and names_best_title(stored, parsed, first)
-    extra = ([] if parsed.syntax or asks_for_title
+    extra = ([] if parsed.syntax or asks_for_title or budget.spent()
              else feedback_clauses(snapshot, stored, parsed, first, model))
     if extra:
         scores.add(extra)
@@ -83,7 +89,8 @@ def rank(snapshot: Snapshot, parsed: ParsedQuery, limit: int, ctx: RankingContex
         first = rerank_by_meaning(snapshot, vectors, parsed.text, first, scores, model)
     if not parsed.syntax and model.title_match_bonus > 0:
         first = favour_named_titles(stored, [parsed.text, *parsed.names], first, model)
-    top = TopDocs(first.total, first.hits[:limit], first.related, first.matched)
+    top = TopDocs(first.total, first.hits[:limit], first.related, first.matched,
+                  partial=budget.cut)
     if facets:
         top.subjects, top.facets = scores.counts(facets)
     return top

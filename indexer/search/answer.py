@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from indexer.query.parser import QueryBuilder
 from indexer.query.types import ParsedQuery
 from indexer.ranking import pipeline
+from indexer.ranking.budget import Budget
 from indexer.ranking.lexical import no_documents
 from indexer.ranking.pipeline import RankingContext
 from indexer.search.pages import Answer
@@ -22,9 +23,10 @@ from indexer.storage import Snapshot
 
 def answer(snapshot: Snapshot, parsed: ParsedQuery, limit: int, correct: bool,
            builder: QueryBuilder, ctx: RankingContext,
-           filters: Mapping[str, str] | None = None, facets: Sequence[str] = ()) -> Answer:
+           filters: Mapping[str, str] | None = None, facets: Sequence[str] = (),
+           budget: Budget | None = None) -> Answer:
     """The best `limit` documents for what the reader typed, as the reader gets them (with
-    `filters` and `facets` as `pipeline.rank` takes them).
+    `filters`, `facets` and the time `budget` as `pipeline.rank` takes them).
 
     A word the index has never seen finds nothing: when its correction (unless `correct` is
     False) finds results, those are the answer, and the reader can still ask for the words
@@ -36,11 +38,12 @@ def answer(snapshot: Snapshot, parsed: ParsedQuery, limit: int, correct: bool,
     if fixed_text is not None:
         fixed = with_spelling_variants(snapshot, builder.build(fixed_text))
         if not fixed.empty:
-            top = pipeline.rank(snapshot, fixed, limit, ctx, filters, facets)
+            top = pipeline.rank(snapshot, fixed, limit, ctx, filters, facets, budget)
             if top.total:
                 return Answer(fixed, top, typed=parsed.text, suggestion=fixed_text,
                               corrected=True)
-    top = (pipeline.rank(snapshot, parsed, limit, ctx, filters, facets) if not parsed.empty
+    top = (pipeline.rank(snapshot, parsed, limit, ctx, filters, facets, budget)
+           if not parsed.empty
            else no_documents())
     if top.total == 0 and not parsed.syntax and not filters and all_english(parsed.words):
         # No article has the reader's words ("itchy flaky scalp"): the articles closest in

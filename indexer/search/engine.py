@@ -9,14 +9,18 @@ builder and ranking by meaning's model and vectors. The work itself is elsewhere
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import replace
 
 from indexer.config import Settings
 from indexer.query.cleaning import clean_query_text
 from indexer.query.parser import QueryBuilder
+from indexer.ranking.budget import Budget
 from indexer.ranking.meaning import Meaning
 from indexer.ranking.model import RankingModel
 from indexer.ranking.pipeline import RankingContext
+from indexer.search.admission import Admission
 from indexer.search.answer import answer
 from indexer.search.cache import ResultCache
 from indexer.search.collection import Collection, Topic, collection_of, topics
@@ -66,6 +70,13 @@ class SearchEngine:
         self.pool = SnapshotPool(self.store, self.postings, self.model.bm25,
                                  self.settings.searchers)
         self.cache = ResultCache(self.settings.cache_size)
+        # Uncached questions at once: one computed per searcher, `queue` more waiting.
+        queue = self.settings.queue
+        self.admission = Admission(self.settings.searchers + queue if queue > 0 else 0,
+                                   self.settings.retry_after_s,
+                                   grace=self.settings.queue_grace_ms / 1000)
+        self._status: tuple[tuple, dict] | None = None
+        self._status_lock = threading.Lock()
 
     def warm(self) -> None:
         """Open a snapshot and read what every question needs from each segment (field
@@ -99,6 +110,10 @@ class SearchEngine:
         1..max_per_page. When a word of the query is not in the index and its spelling
         correction finds results, those are returned with `corrected` set (unless `correct`
         is False: the words exactly as typed).
+
+        A question that must be computed is admitted only while fewer than searchers +
+        queue are (`indexer.search.admission.Overloaded` otherwise), and ranked within the
+        question's CPU budget (`partial` when it ran out). A cached answer needs neither.
         """
         started = time.perf_counter()
         per_page = clamp_per_page(per_page, self.settings.per_page, self.settings.max_per_page)
@@ -114,21 +129,29 @@ class SearchEngine:
             if version is not None:
                 cached = self.cache.get((*asked, *version))
                 if cached is not None:
-                    return cached.timed((time.perf_counter() - started) * 1000)
-        with self.pool.borrow() as snapshot:
+                    return replace(cached, took_ms=(time.perf_counter() - started) * 1000,
+                                   cached=True)
+        computed = []
+        with self.admission.admit(), self.pool.borrow() as snapshot:
             key = (*asked, snapshot.name, snapshot.commit,
                    self.store.vectors_stamp(snapshot.name))
 
             def compute() -> SearchPage:
+                computed.append(True)
+                ms = self.settings.question_budget_ms
+                budget = Budget(ms / 1000 if ms > 0 else None)
                 parsed = self.builder.build(query)
                 found = answer(snapshot, parsed, hits_wanted(page, per_page), correct,
-                               self.builder, self.ranking, filters, FACETS)
+                               self.builder, self.ranking, filters, FACETS, budget)
                 result = results_page(snapshot, found, page, per_page, filters)
                 result.took_ms = (time.perf_counter() - started) * 1000
                 return result
 
+            # A partial answer is kept too: the budget is CPU time, so asked again, the
+            # question would be cut short at the same place.
             result = self.cache.get_or_compute(key, compute)
-        return result.timed((time.perf_counter() - started) * 1000)
+        return replace(result, took_ms=(time.perf_counter() - started) * 1000,
+                       cached=not computed)
 
     def rank(self, query: str, limit: int = 100, correct: bool = True,
              grouped: bool = False) -> list[tuple[str, float]]:
@@ -193,10 +216,19 @@ class SearchEngine:
 
     def status(self) -> dict:
         """What a monitor asks: the live generation and its commit, its entries, and whether
-        questions are ranked by meaning, with how many articles have a vector."""
+        questions are ranked by meaning, with how many articles have a vector. Kept per index
+        version, so a monitor does not wait for a searcher while every one is busy."""
+        version = self.store.live_version()
+        with self._status_lock:
+            if version is not None and self._status and self._status[0] == version:
+                return self._status[1]
         with self.pool.borrow() as snapshot:
             table = self.meaning.table(snapshot.name) if self.settings.dense else None
-            return {"generation": snapshot.name, "commit": snapshot.commit,
-                    "entries": snapshot.doc_count(),
-                    "meaning": {"on": self.ranking.vectors(snapshot) is not None,
-                                "vectors": len(table) if table is not None else 0}}
+            status = {"generation": snapshot.name, "commit": snapshot.commit,
+                      "entries": snapshot.doc_count(),
+                      "meaning": {"on": self.ranking.vectors(snapshot) is not None,
+                                  "vectors": len(table) if table is not None else 0}}
+            seen = (snapshot.name, snapshot.commit, self.store.vectors_stamp(snapshot.name))
+        with self._status_lock:
+            self._status = (seen, status)
+        return status

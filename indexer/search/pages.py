@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 from indexer.corpus.article import subject_key
 from indexer.corpus.publishers import publisher_of
@@ -110,6 +110,12 @@ class SearchPage:
     # balancer, what tells which index a replica answered from.
     generation: str = ""
     commit: int = -1
+    # The question's time budget ran out: some of its phrases, or the words its best
+    # matches share, were left out of the ranking.
+    partial: bool = False
+    # Answered from the result cache (or by another reader's computing of the same
+    # question), not computed for this request.
+    cached: bool = False
 
     @property
     def pages(self) -> int:
@@ -127,10 +133,6 @@ class SearchPage:
              "also": [{f.name: getattr(s, f.name) for f in fields(s)} for s in r.also]}
             for r in self.results]
         return data
-
-    def timed(self, took_ms: float) -> SearchPage:
-        """The same page, answered in `took_ms`."""
-        return replace(self, took_ms=took_ms)
 
 
 @dataclass
@@ -192,7 +194,7 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
                      corrected=answer.corrected, by_meaning=answer.by_meaning,
                      message=parsed.message, facets=top.facets, filters=dict(filters or {}),
                      also_searched=list(parsed.expansions), generation=snapshot.name,
-                     commit=snapshot.commit)
+                     commit=snapshot.commit, partial=top.partial)
     if answer.corrected:
         out.message = f"Showing results for “{answer.suggestion}”."
     elif answer.by_meaning:

@@ -1,0 +1,194 @@
+"""Overload: clients sending distinct, expensive questions (many phrases of common words)
+as fast as they are answered, while one reader asks questions whose answers are cached and
+a monitor asks /healthz.
+
+    python -m bench.overload                       # 16, 64 and 128 clients, 20 s each
+    python -m bench.overload --clients 64 --duration 10 --processes 1
+
+The load comes from `bench.http_load` in its own process; the probe (cached answers and
+/healthz, one at a time, every 50 ms) from this one. Prints, per client count: requests
+answered (served), refused with 503 and Retry-After (shed) and their share, other errors,
+and p95 of the computed answers, the cached answers and /healthz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from urllib.parse import quote_plus
+
+from bench.harness import free_port, latency_summary
+from bench.http_load import probe
+from bench.run import load_phase, server_command, wait_ready
+
+# Made-up words (never stop words, never corrected): each is in most articles, so a phrase
+# of two of them makes Whoosh check positions in most documents, in Python.
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "pe", "da", "gu", "ze"]
+CACHED = ["zqcached kidney", "zqcached fever", "zqcached tendon"]
+PROBE_EVERY_S = 0.05
+
+
+def common_words(count: int = 60, seed: int = 7) -> list[str]:
+    """`count` distinct made-up words."""
+    rng = random.Random(seed)
+    words: set[str] = set()
+    while len(words) < count:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(3)))
+    return sorted(words)
+
+
+def write_phrase_corpus(folder: Path, docs: int = 3000, words_per_doc: int = 150,
+                        seed: int = 11) -> Path:
+    """A JSON Lines corpus where every word is common, and three articles the cached
+    questions find."""
+    rng = random.Random(seed)
+    vocabulary = common_words()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "phrases.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(docs):
+            words = [rng.choice(vocabulary) for _ in range(words_per_doc)]
+            f.write(json.dumps({"id": f"p-{i}", "title": " ".join(words[:4]),
+                                "text": " ".join(words) + "."}) + "\n")
+        for q in CACHED:
+            f.write(json.dumps({"id": q.replace(" ", "-"), "title": q.title(),
+                                "text": f"An article about {q}."}) + "\n")
+    return path
+
+
+def expensive_questions(count: int, phrases: int = 8, seed: int = 3) -> list[str]:
+    """`count` distinct questions of `phrases` quoted pairs of common words each."""
+    rng = random.Random(seed)
+    vocabulary = common_words()
+    out: set[str] = set()
+    while len(out) < count:
+        out.add(" ".join(f'"{rng.choice(vocabulary)} {rng.choice(vocabulary)}"'
+                         for _ in range(phrases)))
+    return sorted(out)
+
+
+def build_index(root: Path, docs: int) -> Path:
+    """An index of the phrase corpus under `root` (words only: no vectors)."""
+    corpus = root / "corpus"
+    write_phrase_corpus(corpus, docs)
+    index_dir = root / "index"
+    subprocess.run([sys.executable, "-m", "healthsearch", "index", str(corpus),
+                    "--index-dir", str(index_dir), "--quiet", "--no-vectors"],
+                   check=True, capture_output=True, timeout=600)
+    return index_dir
+
+
+class Prober:
+    """One reader asking cached questions and a monitor asking /healthz, in turn, until
+    stopped: their latencies and any answer that was not a 200."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cached: list[float] = []
+        self.health: list[float] = []
+        self.errors: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(PROBE_EVERY_S):
+            n += 1
+            path = (f"/api/search?q={quote_plus(CACHED[n % len(CACHED)])}" if n % 2
+                    else "/healthz")
+            got = probe("127.0.0.1", self.port, [path], timeout=30)
+            for kind, times in got["errors"].items():
+                self.errors[kind] = self.errors.get(kind, 0) + times
+            if got["ok"]:
+                (self.cached if n % 2 else self.health).append(got["mean_ms"])
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=40)
+
+
+def overload_round(port: int, queries_file: str, clients: int, duration: float,
+                   offset: int = 0, honour_retry_after: bool = False) -> dict:
+    """One load phase of `clients` clients, probed meanwhile: the figures of the round.
+    With `honour_retry_after`, a refused client waits as told before asking again;
+    otherwise it asks again at once."""
+    with Prober(port) as prober:
+        load = load_phase(port, queries_file, "expensive", clients, duration, offset,
+                          extra=["--honour-retry-after"] if honour_retry_after else [])
+    answered = load["ok"] + load["shed"]
+    return {
+        "clients": clients, "retry": "as told" if honour_retry_after else "at once",
+        "served": load["ok"], "shed": load["shed"],
+        "shed_share": round(load["shed"] / answered, 3) if answered else 0.0,
+        "errors": load["errors"], "error_kinds": load["error_kinds"],
+        "computed_p95_ms": load.get("p95_ms"),
+        "cached": latency_summary(prober.cached), "healthz": latency_summary(prober.health),
+        "probe_errors": prober.errors, "next_offset": load["next_offset"],
+    }
+
+
+def warm(port: int) -> None:
+    """Put the cached questions' answers in every process's cache (asked a few times: the
+    kernel hands connections to either process)."""
+    probe("127.0.0.1", port, [f"/api/search?q={quote_plus(q)}" for q in CACHED] * 8)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: serve a phrase corpus, overload it at each client count, print."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", default="16,64,128")
+    ap.add_argument("--duration", type=float, default=20.0)
+    ap.add_argument("--processes", type=int, default=2, help="as make serve on 2 cores")
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--docs", type=int, default=3000)
+    ap.add_argument("--retry", choices=("both", "at-once", "as-told"), default="both",
+                    help="refused clients ask again at once, or after Retry-After, or both")
+    args = ap.parse_args(argv)
+    modes = {"both": (False, True), "at-once": (False,), "as-told": (True,)}[args.retry]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        index_dir = build_index(root, args.docs)
+        queries = root / "queries.json"
+        queries.write_text(json.dumps({"expensive": expensive_questions(20000)}))
+        port = free_port()
+        with (root / "server.log").open("w") as log:
+            proc = subprocess.Popen(server_command("ours", index_dir, port, args.threads,
+                                                   args.processes),
+                                    stdout=subprocess.DEVNULL, stderr=log)
+            try:
+                wait_ready(port, proc)
+                warm(port)
+                offset = 0
+                for clients in (int(c) for c in args.clients.split(",")):
+                    for honour in modes:
+                        row = overload_round(port, str(queries), clients, args.duration,
+                                             offset, honour)
+                        offset = row.pop("next_offset")
+                        print(format_row(row), flush=True)
+                        print(json.dumps(row), flush=True)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+def format_row(row: dict) -> str:
+    """One round as a line a reader takes in at once."""
+    return (f"{row['clients']:>4} clients, retrying {row['retry']}: served {row['served']}, "
+            f"shed {row['shed']} "
+            f"({row['shed_share']:.0%}), errors {row['errors']}; p95 computed "
+            f"{row['computed_p95_ms']} ms, cached {row['cached'].get('p95_ms')} ms, "
+            f"/healthz {row['healthz'].get('p95_ms')} ms")
+
+
+if __name__ == "__main__":
+    main()
