@@ -67,7 +67,8 @@ def test_a_lay_phrase_finds_its_medical_article_first(engine, lay):
 def test_expansion_words_weigh_less_than_the_readers_own(engine):
     page = engine.search("stomach cancer")
     assert page.results[0].title.startswith("Gastric cancer")
-    assert "<mark>Gastric</mark>" in page.results[0].snippet
+    # Marked, with a note of why: the reader typed "stomach".
+    assert '<mark title="stomach cancer → gastric cancer">Gastric</mark>' in page.results[0].snippet
 
 
 def test_full_article_is_preferred_over_a_teaser_that_matches_equally(tmp_path):

@@ -74,7 +74,7 @@ def test_a_word_is_searched_in_both_its_spellings(engine, typed):
     page = engine.search(typed)
     assert {r.id for r in page.results} == {"anemia", "anaemia"}
     assert page.suggestion is None
-    assert all("<mark>" in r.snippet for r in page.results)
+    assert all("<mark" in r.snippet for r in page.results)  # the other spelling with a note
 
 
 @pytest.mark.parametrize("word, variant", [

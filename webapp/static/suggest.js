@@ -38,7 +38,8 @@
     status.textContent = "";
     // Only a same-site path (the API's own article address) is followed.
     if (item.article && item.article.charAt(0) === "/" && item.article.charAt(1) !== "/") {
-      window.location.assign(item.article + "?q=" + encodeURIComponent(item.text));
+      var joint = item.article.indexOf("?") < 0 ? "?" : "&";
+      window.location.assign(item.article + joint + "q=" + encodeURIComponent(item.text));
     } else {
       input.form.submit();
     }
