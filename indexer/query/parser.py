@@ -192,7 +192,10 @@ class QueryBuilder:
         # phrase names the condition, and the negation alone is no word to search on
         # ("cant" is an index word where a corpus lost its apostrophes).
         negated: set[str] = set()
-        for phrase, exp in self.synonyms.expand(QUOTED.sub(" ", EXCLUSION.sub(" ", text))):
+        # Quoted phrases of search syntax are meant exactly, and excluded words are not
+        # looked for; in a question, quotes are punctuation (cleaning.quotes_are_syntax).
+        source = QUOTED.sub(" ", EXCLUSION.sub(" ", text)) if parsed.syntax else text
+        for phrase, exp in self.synonyms.expand(source):
             if all(t in parsed.terms for t in exp.terms):
                 continue
             weight = (self.drug_weight if exp.names_medicine
