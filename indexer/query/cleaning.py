@@ -76,6 +76,26 @@ def quotes_are_syntax(text: str) -> bool:
     return len(words) <= MAX_KEYWORDS_BESIDE_QUOTES
 
 
+_REQUIRING = re.compile(r'"|\bAND\b|' + WORD_START.format(r"\+") + r"|\b(?:"
+                        + "|".join(QUERY_FIELDS) + r"):(?=\S)")
+
+
+def loosened_text(text: str) -> str | None:
+    """A looser reading of a query's search syntax, for when it finds nothing: its phrases
+    as loose words, AND as a space, +word as word, title:word as word, so that any of its
+    words may match; words it excludes (-word, NOT word) stay excluded. None when nothing in
+    it requires anything."""
+    text = words_not_operators(text)
+    parts, last = [], 0
+    for m in EXCLUSION.finditer(text):
+        parts.append(_REQUIRING.sub(" ", text[last:m.start()]))
+        parts.append(m.group())
+        last = m.end()
+    parts.append(_REQUIRING.sub(" ", text[last:]))
+    looser = " ".join("".join(parts).split())
+    return looser if looser != " ".join(text.split()) and looser.strip() else None
+
+
 def words_not_operators(text: str) -> str:
     """The text with AND, OR and NOT made words when it has no lower-case letter."""
     # A question typed in capitals ("CAN LIPNODES AND OR LIVER CANCER BE DETECTED") means its
