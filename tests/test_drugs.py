@@ -57,9 +57,21 @@ def test_misspelled_medicines_are_read_as_the_medicine(typed, misread, meant):
     "blood sugar level",  # "level" alone is no medicine
     "what level is normal",  # two English words never join into a medicine
     "hepatitis b vaccine",
+    "What is (are) STING-associated vasculopathy",  # "are" + "sting" is no split "arestin"
+    "D-2-hydroxyglutaric aciduria",  # a letter and a number are a vitamin after "vitamin"
 ])
 def test_ordinary_words_are_not_read_as_medicines(text):
     assert not any(origin == DRUG_MISREAD for _, _, origin in _meant(text))
+
+
+@pytest.mark.parametrize("text", [
+    "exercise in the evening",  # "Evenity" stems to "even", as "evening" does
+    "enlarged parietal foramina",  # "Pariet" and "parietal"
+    "propionic acidemia",  # "Propion"
+    "eat before bed",  # "Beforal"
+])
+def test_a_medicines_name_matches_as_written_not_by_its_stem(text):
+    assert not any(origin.startswith("drugs:") for _, _, origin in _meant(text))
 
 
 def test_a_medicine_named_by_another_name_weighs_as_the_readers_word():

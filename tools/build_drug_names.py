@@ -57,7 +57,10 @@ MIN_NAME_LEN = 5
 EXCLUDED = frozenset("""
     armour kendrick copal generics sunkist colgate aquafresh noxzema clearasil dagan emend
     luminal cambia cortisol phospholipids morphia miltown serpasil
-    """.split())
+    """.split()) | {
+    # A class of medicines, not the one the package maps it to (vitamin D is not only
+    # ergocalciferol).
+    "vitamin b", "vitamin d", "vitamin d nos"}
 
 
 def _data_path() -> Path:

@@ -24,7 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
-from indexer.text.spelling import Vocabulary, edit_distance, english_words, max_edits
+from indexer.text.analysis import STOP_WORDS
+from indexer.text.spelling import (
+    MIN_WORD_LEN,
+    Vocabulary,
+    edit_distance,
+    english_words,
+    max_edits,
+)
 
 DATA_FILE = "data/drug_names.tsv"
 # Kinds of name whose generic is also searched under them (generic -> brand): the package's
@@ -143,14 +150,23 @@ class DrugIndex:
             return None
         first, second = raw[i].lower(), raw[i + 1].lower()
         joined = first + second
-        if (len(joined) < MIN_JOINED or not joined.isalpha()
-                or (first in english_words() and second in english_words())):
+        if len(joined) < MIN_JOINED or not joined.isalpha() or not _split_part(first) \
+                or not _split_part(second):
+            return None
+        # One part is no English word: "level iracetam", not "are sting" or "hay fever".
+        if all(len(w) < MIN_WORD_LEN or w in english_words() for w in (first, second)):
             return None
         name = self.closest(joined, 1)
         if name is None:
             return None
         return Misreading(i, 2, f"{raw[i]} {raw[i + 1]}", _meant(name, self.generic_of[name]),
                           "split")
+
+
+def _split_part(word: str) -> bool:
+    """True for a word that may be half of a split name: three letters or more, no stop
+    word ("methadone i" is no split name)."""
+    return len(word) >= 3 and word not in STOP_WORDS
 
 
 def _meant(name: str, generic: str) -> tuple[str, ...]:
@@ -175,6 +191,10 @@ def _form(raw: Sequence[str], i: int, used: set[int]) -> Misreading | None:
         return Misreading(i, 1, raw[i], ("vitamin",), "form")
     if word in VITAMINS:
         return Misreading(i, 1, raw[i], (f"{word[0]} {word[1:]}",), "form")
-    if i + 1 < len(raw) and i + 1 not in used and word + raw[i + 1] in VITAMINS:
+    # A letter and a number apart ("B-12", "D 3") name a vitamin after "vitamin", or for
+    # the B vitamins alone: "D-2-hydroxyglutaric aciduria" is no vitamin.
+    after_vitamin = i > 0 and raw[i - 1].lower() in {"vitamin", *VITAMIN_ABBREVIATIONS}
+    if (i + 1 < len(raw) and i + 1 not in used and word + raw[i + 1] in VITAMINS
+            and (word == "b" or after_vitamin)):
         return Misreading(i, 2, f"{raw[i]} {raw[i + 1]}", (word + raw[i + 1],), "form")
     return None

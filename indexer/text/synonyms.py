@@ -69,6 +69,11 @@ def surface_key(text: str) -> tuple[str, ...]:
     return tuple(stem(w.lower()) for w in TOKEN_PATTERN.findall(_without_apostrophes(text)))
 
 
+def exact_key(text: str) -> tuple[str, ...]:
+    """The words of a text as written, lower-cased: how a medicine's name is matched."""
+    return tuple(w.lower() for w in TOKEN_PATTERN.findall(_without_apostrophes(text)))
+
+
 @dataclass(frozen=True)
 class Expansion:
     """Another wording for a phrase the reader typed, and where that pair came from."""
@@ -103,13 +108,15 @@ class SynonymTable:
     # the first query, once per process.
     drugs: bool = False
 
-    def add(self, phrase: str, other: str, origin: str) -> None:
+    def add(self, phrase: str, other: str, origin: str, exact: bool = False) -> None:
         """Record that `other` may stand for `phrase` in a query.
 
         An acronym ("AAA", "COPD") is matched only where the reader wrote it in capitals:
-        lower-cased, many are everyday words ("AR" is what "are" stems to).
+        lower-cased, many are everyday words ("AR" is what "are" stems to). With `exact`,
+        the phrase is matched as written, lower-cased but not stemmed (`exact_key`).
         """
-        key = (ACRONYM_KEY + phrase.strip(),) if is_acronym(phrase) else surface_key(phrase)
+        key = (exact_key(phrase) if exact else (ACRONYM_KEY + phrase.strip(),)
+               if is_acronym(phrase) else surface_key(phrase))
         terms = tuple(analyze(other))
         if not key or not terms or len(key) > MAX_KEY_WORDS or len(terms) > MAX_EXPANSION_TERMS:
             return
@@ -124,10 +131,11 @@ class SynonymTable:
         drugs = sum(len(v) for v in _drug_entries().values()) if self.drugs else 0
         return sum(len(v) for v in self.entries.values()) + drugs
 
-    def _lookup(self, key: tuple[str, ...]) -> set[Expansion] | frozenset[Expansion]:
+    def _lookup(self, key: tuple[str, ...], exact: tuple[str, ...]
+                ) -> set[Expansion] | frozenset[Expansion]:
         found = self.entries.get(key, frozenset())
         if self.drugs:
-            drugs = _drug_entries().get(key)
+            drugs = _drug_entries().get(exact)
             if drugs:
                 found = found | drugs
         return found
@@ -138,6 +146,7 @@ class SynonymTable:
         the other words misspell."""
         raw = TOKEN_PATTERN.findall(_without_apostrophes(text))
         words = tuple(stem(w.lower()) for w in raw)
+        lower = tuple(w.lower() for w in raw)
         out: list[tuple[str, Expansion]] = []
         used: set[int] = set()
         i = 0
@@ -147,7 +156,7 @@ class SynonymTable:
                 phrase = " ".join(raw[i:i + n])
                 if n == 1 and is_acronym(raw[i]) and (ACRONYM_KEY + raw[i],) in self.entries:
                     key, phrase = (ACRONYM_KEY + raw[i],), raw[i]
-                found = self._lookup(key)
+                found = self._lookup(key, lower[i:i + n])
                 if found:
                     out.extend((phrase, exp) for exp in sorted(found, key=lambda e: e.terms))
                     used.update(range(i, i + n))
@@ -224,7 +233,9 @@ def _drug_entries() -> dict[tuple[str, ...], frozenset[Expansion]]:
     """The medicines' names as table entries, made once per process (9,000 names)."""
     table = SynonymTable()
     for row in drug_names():
-        table.add(row.name, row.generic, DRUG_NAME)
+        # As written, not stemmed: stemmed, brands are everyday words ("Evenity" and
+        # "evening" both stem to "even", "Pariet" and "parietal" to "pariet").
+        table.add(row.name, row.generic, DRUG_NAME, exact=True)
         if row.kind in WELL_KNOWN:
-            table.add(row.generic, row.name, DRUG_BRAND)
+            table.add(row.generic, row.name, DRUG_BRAND, exact=True)
     return {key: frozenset(v) for key, v in table.entries.items()}
