@@ -48,8 +48,9 @@ EXPANSION_WEIGHT = 0.4
 PHRASE_WEIGHT = 1.0
 # A medicine the reader named by another name (a brand's generic, "flomax" -> tamsulosin, or
 # what a misspelling means) is the reader's word: it weighs as much. A generic's brands
-# ("fluoxetine" -> prozac) weigh as other expansions. Neutral on NFCorpus dev and MedQuAD
-# tune (bench/eval.py; NOTE-19: 1.0 against 0.4).
+# ("fluoxetine" -> prozac) weigh as other expansions. Against 0.4, within noise on the
+# tuning sets (NFCorpus dev nDCG@10 .3515 / .3519, MedQuAD tune MRR@10 .9318 both; measured
+# 2026-12-03 with bench.eval's Ours on _tune_set, builder QueryBuilder(drug_weight=...)).
 DRUG_WEIGHT = 1.0
 # Words that frame a health question rather than name its subject ("what are the symptoms of
 # gout", "how many people are affected by ...", "what research is being done for ...", "is
