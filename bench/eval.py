@@ -440,6 +440,7 @@ TUNE_GRID: dict[str, list] = {
     "feedback_max_share": [0.05, 0.1, 0.2],
     "aspect_weight": [1.0, 0.7, 0.5, 0.3, 0.15],
     "phrase_weight": [0.4, 0.7, 1.0],
+    "drug_weight": [0.4, 0.7, 1.0],
     "dense_weight": [0.0, 0.3, 0.5, 0.65, 0.8, 0.9],
     "title_match_bonus": [0.0, 0.1, 0.3, 0.5],
     "dense_candidates": [0, 10, 20, 50, 100],
@@ -464,6 +465,7 @@ def engine_defaults() -> dict:
             "feedback_weight": ranking.FEEDBACK_WEIGHT,
             "feedback_max_share": ranking.FEEDBACK_MAX_SHARE,
             "aspect_weight": query.ASPECT_WEIGHT, "phrase_weight": query.PHRASE_WEIGHT,
+            "drug_weight": query.DRUG_WEIGHT,
             "dense_weight": ranking.DENSE_WEIGHT,
             "title_match_bonus": ranking.TITLE_MATCH_BONUS,
             "dense_candidates": ranking.DENSE_CANDIDATES}
@@ -489,6 +491,7 @@ def variant_factory(config: Mapping):
     """A SearchEngine factory (index dir -> engine) with the given constants."""
     from indexer.config import Settings
     from indexer.query import QueryBuilder
+    from indexer.query import parser as query
     from indexer.ranking.model import MEANING_MIN_COSINE, RankingModel
     from indexer.search import SearchEngine
 
@@ -497,7 +500,8 @@ def variant_factory(config: Mapping):
                                title_boost=config["title_boost"],
                                expansion_weight=config["expansion_weight"],
                                aspect_weight=config.get("aspect_weight", 1.0),
-                               phrase_weight=config.get("phrase_weight", 0.4))
+                               phrase_weight=config.get("phrase_weight", 0.4),
+                               drug_weight=config.get("drug_weight", query.DRUG_WEIGHT))
         model = RankingModel(b=config["b"], k1=config["k1"], title_b=config["title_b"],
                              coord_power=config["coord_power"],
                              coord_by_idf=config.get("coord_by_idf", False),

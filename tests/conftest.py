@@ -50,6 +50,15 @@ def engine(shipped_index) -> SearchEngine:
     return SearchEngine(Settings(index_dir=shipped_index))
 
 
+@pytest.fixture(scope="session")
+def medicines_engine(tmp_path_factory, encoder) -> SearchEngine:
+    """A search engine over tests/fixtures/medicines.jsonl: short articles on 24 medicines,
+    each named only by its generic name, and four on other subjects; with article vectors."""
+    index_dir = tmp_path_factory.mktemp("medicines") / "index"
+    index_corpus([FIXTURES / "medicines.jsonl"], IndexStore(index_dir), encoder=encoder)
+    return SearchEngine(Settings(index_dir=index_dir))
+
+
 @pytest.fixture
 def corpus_dir(tmp_path) -> Path:
     """A writable copy of the shipped corpus."""

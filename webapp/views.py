@@ -330,13 +330,15 @@ def article(doc_id: str | None):
 @bp.get("/api/search")
 def api_search():
     """JSON results: the page as `SearchPage.as_json` gives it (query, understood, total,
-    matched, page, per_page, pages, took_ms, suggestion, corrected, by_meaning, message,
-    results).
+    matched, page, per_page, pages, took_ms, suggestion, corrected, by_meaning, loosened,
+    message, results).
 
     `corrected`: the results are for `suggestion`, not the words as typed (pass exact=1 to
-    turn that off); `message`: why there are no results, when there are none; `matched`: how
-    many of `total` the query's words found (the rest, flagged `related`, share the best
-    matches' words or are close in meaning instead).
+    turn that off); `loosened`: no article had all the words the query's syntax required
+    (a phrase, AND, +word), the results have some of them; `by_meaning`: no article had the
+    words, the results are the closest in meaning; `message`: why there are no results, or
+    why these; `matched`: how many of `total` the query's words found (the rest, flagged
+    `related`, share the best matches' words or are close in meaning instead).
     """
     q = request.args.get("q")
     if q is None:

@@ -1,10 +1,21 @@
 """From a parsed question to the documents a reader gets: the spelling stage, the ranking
-pipeline, and the answer by meaning when no article has the words."""
+pipeline, and, when the words as typed find nothing, a looser reading.
+
+A reader never gets an empty page where a looser reading finds articles. In turn:
+
+1. the words as typed (or their spelling correction, when a word is not in the index and
+   the correction finds something);
+2. search syntax that finds nothing (a phrase, AND, +word, title:word) is read loosely:
+   any of its words may match (`loosened_text`; words it excludes stay excluded), and the
+   page says so (`Answer.loosened`);
+3. words that find nothing at all: the articles closest in meaning (`Answer.by_meaning`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from indexer.query.cleaning import loosened_text
 from indexer.query.parser import QueryBuilder
 from indexer.query.types import ParsedQuery
 from indexer.ranking import pipeline
@@ -19,6 +30,7 @@ from indexer.search.spelling import (
     with_spelling_variants,
 )
 from indexer.storage import Snapshot
+from indexer.text.drugs import DrugIndex
 
 
 def answer(snapshot: Snapshot, parsed: ParsedQuery, limit: int, correct: bool,
@@ -30,7 +42,8 @@ def answer(snapshot: Snapshot, parsed: ParsedQuery, limit: int, correct: bool,
 
     A word the index has never seen finds nothing: when its correction (unless `correct` is
     False) finds results, those are the answer, and the reader can still ask for the words
-    as typed. When no article has the reader's words, the articles closest in meaning are.
+    as typed. Search syntax that finds nothing is read loosely; when no article has any of
+    the reader's words, the articles closest in meaning are the answer.
     """
     parsed = with_spelling_variants(snapshot, parsed)
     fixes = corrections(snapshot, parsed) if parsed.words and correct else {}
@@ -45,12 +58,28 @@ def answer(snapshot: Snapshot, parsed: ParsedQuery, limit: int, correct: bool,
     top = (pipeline.rank(snapshot, parsed, limit, ctx, filters, facets, budget)
            if not parsed.empty
            else no_documents())
-    if top.total == 0 and not parsed.syntax and not filters and all_english(parsed.words):
+    if top.total == 0 and parsed.syntax:
+        looser_text = loosened_text(parsed.text)
+        looser = builder.build(looser_text) if looser_text else None
+        if looser is not None and not looser.empty:
+            looser = with_spelling_variants(snapshot, looser)
+            found = pipeline.rank(snapshot, looser, limit, ctx, filters, facets)
+            if found.total:
+                return Answer(looser, found, typed=parsed.text, suggestion=fixed_text,
+                              loosened=True)
+            parsed = looser
+    if top.total == 0 and not parsed.syntax and not filters and readable(parsed.words):
         # No article has the reader's words ("itchy flaky scalp"): the articles closest in
-        # meaning, if any is close enough. Only for words of the language: the model reads
-        # "zqsecretleak" as "secret leak" and finds something close to anything.
+        # meaning, if any is close enough.
         near = pipeline.nearest_by_meaning(snapshot, parsed.text, ctx)
         if near.total:
             return Answer(parsed, near, typed=parsed.text, suggestion=fixed_text,
                           by_meaning=True)
     return Answer(parsed, top, typed=parsed.text, suggestion=fixed_text)
+
+
+def readable(words: list[str]) -> bool:
+    """True when the model can read the words for their meaning: each long word is English
+    or a medicine's name ("flomax"), and there is one. The model reads made-up words
+    ("zqsecretleak" as "secret leak") and finds something close to anything."""
+    return all_english(words, also=DrugIndex.shipped().generic_of)

@@ -80,9 +80,9 @@ class SearchEngine:
 
     def warm(self) -> None:
         """Open a snapshot and read what every question needs from each segment (field
-        lengths, teaser marks, tie keys, spelling words), the English word list and the live
-        generation's vectors, so the first readers of a freshly started server process do not
-        pay for it."""
+        lengths, teaser marks, tie keys, spelling words), the English word list, the
+        medicines' names and the live generation's vectors, so the first readers of a
+        freshly started server process do not pay for it."""
         with self.pool.borrow() as snapshot:
             for segment in snapshot.segments:
                 for fieldname in self.builder.field_boosts:
@@ -91,6 +91,8 @@ class SearchEngine:
                 segment.tie_keys()
                 vocabulary(segment)
             english_words()
+            if self.builder.synonyms is not None and self.builder.synonyms.drugs:
+                self.builder.synonyms.warm()
             self.ranking.vectors(snapshot)
             completions_of(snapshot)
             collection_of(snapshot)

@@ -95,6 +95,9 @@ class SearchPage:
     corrected: bool = False
     # No article had the words: `results` are the articles closest in meaning.
     by_meaning: bool = False
+    # No article had all the words the query's search syntax required (a phrase, AND,
+    # +word): `results` have some of them.
+    loosened: bool = False
     message: str | None = None
     results: list[Result] = field(default_factory=list)
     # Documents that matched (`total` counts results: same-subject pages are one).
@@ -146,6 +149,8 @@ class Answer:
     corrected: bool = False
     # Found by meaning alone: no article had the words.
     by_meaning: bool = False
+    # Found by a looser reading of search syntax that found nothing (any of its words).
+    loosened: bool = False
 
 
 @dataclass
@@ -168,6 +173,8 @@ class ArticleView:
 
 
 NO_MATCH = "No articles match. Check the spelling or try fewer words."
+LOOSENED = "No article has all your words; showing articles with some of them."
+BY_MEANING = "No article has these words. These are the closest in meaning."
 
 
 def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
@@ -192,13 +199,15 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
                      matched=top.matched or 0, documents=top.total, page=page,
                      per_page=per_page, took_ms=0.0, suggestion=answer.suggestion,
                      corrected=answer.corrected, by_meaning=answer.by_meaning,
-                     message=parsed.message, facets=top.facets, filters=dict(filters or {}),
-                     also_searched=list(parsed.expansions), generation=snapshot.name,
-                     commit=snapshot.commit, partial=top.partial)
+                     loosened=answer.loosened, message=parsed.message, facets=top.facets,
+                     filters=dict(filters or {}), also_searched=list(parsed.expansions),
+                     generation=snapshot.name, commit=snapshot.commit, partial=top.partial)
     if answer.corrected:
         out.message = f"Showing results for “{answer.suggestion}”."
     elif answer.by_meaning:
-        out.message = "No article has these words. These are the closest in meaning."
+        out.message = BY_MEANING
+    elif answer.loosened:
+        out.message = LOOSENED
     said: set[str] = set()
     for group in shown:
         docnum, score = group.leader

@@ -213,11 +213,11 @@ def fits_beside(snapshot: Snapshot, words: list[str], i: int, candidate: str) ->
                 if None not in pair for fieldname in ("title", "body")), default=0)
 
 
-def all_english(words: list[str]) -> bool:
+def all_english(words: list[str], also: Collection[str] = ()) -> bool:
     """True when the searched words of MIN_WORD_LEN letters or more (the English list holds
-    no shorter ones) are English words, and there is at least one."""
+    no shorter ones) are English words, or words of `also`, and there is at least one."""
     long = [w.lower() for w in words if len(w) >= MIN_WORD_LEN and term_for_word(w)]
-    return bool(long) and all(w in english_words() for w in long)
+    return bool(long) and all(w in english_words() or w in also for w in long)
 
 
 def apply_fixes(text: str, fixes: dict[str, str]) -> str:

@@ -3,11 +3,17 @@
 Keys are matched on the query's words as typed (stemmed, stop words kept, so "can't sleep"
 is a phrase of its own); expansions are the analysed terms of the other wording, searched as
 a phrase when they have several words.
+
+Medicines' names (`indexer.text.drugs`) are part of the table: a brand name or another
+spelling is also searched as the generic name ("flomax": tamsulosin), a generic as its
+well-known brands ("fluoxetine": prozac), and a misspelled name as the medicine it names
+("singular 10 mg": Singulair, montelukast).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 
 from indexer.text.analysis import TOKEN_PATTERN, analyze, stem
+from indexer.text.drugs import WELL_KNOWN, DrugIndex, drug_names
+from indexer.text.spelling import english_words
 
 MAX_KEY_WORDS = 5
 MAX_EXPANSION_TERMS = 4
@@ -27,6 +35,13 @@ ACRONYM_KEY = "="  # marks a key to match as written, in capitals
 def is_acronym(text: str) -> bool:
     """True for a short all-capitals word such as "COPD" or "ACG1A"."""
     return bool(ACRONYM.fullmatch(text.strip()))
+
+
+# Where a pair came from, for a medicine's name (`Expansion.origin`): a name to its generic,
+# a generic to a well-known brand, and a misspelled name to the medicine it names.
+DRUG_NAME = "drugs:name"
+DRUG_BRAND = "drugs:brand"
+DRUG_MISREAD = "drugs:misread"
 
 
 # Negations typed with or without the apostrophe ("can't", "cant", "cannot"), and
@@ -54,6 +69,11 @@ def surface_key(text: str) -> tuple[str, ...]:
     return tuple(stem(w.lower()) for w in TOKEN_PATTERN.findall(_without_apostrophes(text)))
 
 
+def exact_key(text: str) -> tuple[str, ...]:
+    """The words of a text as written, lower-cased: how a medicine's name is matched."""
+    return tuple(w.lower() for w in TOKEN_PATTERN.findall(_without_apostrophes(text)))
+
+
 @dataclass(frozen=True)
 class Expansion:
     """Another wording for a phrase the reader typed, and where that pair came from."""
@@ -65,7 +85,18 @@ class Expansion:
     @property
     def lay(self) -> bool:
         """True for the curated lay-to-medical list, False for a medical synonym table."""
-        return not self.origin.startswith("medquad")
+        return not self.origin.startswith("medquad") and not self.drug
+
+    @property
+    def drug(self) -> bool:
+        """True for another name of the same medicine (brand, generic, misspelling)."""
+        return self.origin.startswith("drugs:")
+
+    @property
+    def names_medicine(self) -> bool:
+        """True when the expansion is the medicine the reader's words name (a brand's
+        generic, or what a misspelling means), not a brand added to a generic."""
+        return self.drug and self.origin != DRUG_BRAND
 
 
 @dataclass
@@ -73,14 +104,19 @@ class SynonymTable:
     """Phrase -> other wordings, built from one or more sources."""
 
     entries: dict[tuple[str, ...], set[Expansion]] = field(default_factory=dict)
+    # With the medicines' names (`add_drugs`): their entries and misspellings are read on
+    # the first query, once per process.
+    drugs: bool = False
 
-    def add(self, phrase: str, other: str, origin: str) -> None:
+    def add(self, phrase: str, other: str, origin: str, exact: bool = False) -> None:
         """Record that `other` may stand for `phrase` in a query.
 
         An acronym ("AAA", "COPD") is matched only where the reader wrote it in capitals:
-        lower-cased, many are everyday words ("AR" is what "are" stems to).
+        lower-cased, many are everyday words ("AR" is what "are" stems to). With `exact`,
+        the phrase is matched as written, lower-cased but not stemmed (`exact_key`).
         """
-        key = (ACRONYM_KEY + phrase.strip(),) if is_acronym(phrase) else surface_key(phrase)
+        key = (exact_key(phrase) if exact else (ACRONYM_KEY + phrase.strip(),)
+               if is_acronym(phrase) else surface_key(phrase))
         terms = tuple(analyze(other))
         if not key or not terms or len(key) > MAX_KEY_WORDS or len(terms) > MAX_EXPANSION_TERMS:
             return
@@ -92,11 +128,22 @@ class SynonymTable:
         self.entries.setdefault(key, set()).add(Expansion(terms, other.strip(), origin))
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.entries.values())
+        drugs = sum(len(v) for v in _drug_entries().values()) if self.drugs else 0
+        return sum(len(v) for v in self.entries.values()) + drugs
+
+    def _lookup(self, key: tuple[str, ...], exact: tuple[str, ...]
+                ) -> set[Expansion] | frozenset[Expansion]:
+        found = self.entries.get(key, frozenset())
+        if self.drugs:
+            drugs = _drug_entries().get(exact)
+            if drugs:
+                found = found | drugs
+        return found
 
     def expand(self, text: str) -> list[tuple[str, Expansion]]:
         """The expansions for a query: (matched phrase as typed, expansion), longest phrases
-        first, each word of the query used by one phrase at most."""
+        first, each word of the query used by one phrase at most; then the medicines' names
+        the other words misspell."""
         typed = TOKEN_PATTERN.findall(text)
         # Each word as matched ("cant" -> "can", "not"), and the typed word it came from.
         raw: list[str] = []
@@ -106,7 +153,9 @@ class SynonymTable:
             raw.extend(parts)
             origin.extend([k] * len(parts))
         words = tuple(stem(w.lower()) for w in raw)
+        lower = tuple(w.lower() for w in raw)
         out: list[tuple[str, Expansion]] = []
+        used: set[int] = set()
         i = 0
         while i < len(words):
             for n in range(min(MAX_KEY_WORDS, len(words) - i), 0, -1):
@@ -114,20 +163,45 @@ class SynonymTable:
                 phrase = " ".join(typed[origin[i]:origin[i + n - 1] + 1])
                 if n == 1 and is_acronym(raw[i]) and (ACRONYM_KEY + raw[i],) in self.entries:
                     key, phrase = (ACRONYM_KEY + raw[i],), raw[i]
-                if key in self.entries:
-                    out.extend((phrase, exp) for exp in sorted(
-                        self.entries[key], key=lambda e: e.terms))
+                found = self._lookup(key, lower[i:i + n])
+                if found:
+                    out.extend((phrase, exp) for exp in sorted(found, key=lambda e: e.terms))
+                    used.update(range(i, i + n))
                     i += n
                     break
             else:
                 i += 1
+        if self.drugs:
+            for found in DrugIndex.shipped().misreadings(raw, used):
+                for name in found.meant:
+                    terms = tuple(analyze(name))
+                    if terms:
+                        out.append((found.typed, Expansion(terms, name, DRUG_MISREAD)))
         return out
 
+    def add_drugs(self) -> None:
+        """Add the medicines' names: each name to its generic, each generic to its
+        well-known brands (the shipped table, `indexer.text.drugs`), and misspelled names
+        to the medicines they name."""
+        self.drugs = True
+
+    @staticmethod
+    def warm() -> None:
+        """Read the medicines' names (and the English words that tell a split name from two
+        words) now, not on a reader's first query (0.3 s)."""
+        _drug_entries()
+        DrugIndex.shipped()
+        english_words()
+
     @classmethod
-    def load(cls, paths: Iterable[Path] = (), curated: bool = True) -> SynonymTable:
-        """The curated lay-to-medical list shipped with the engine, plus any MedQuAD-style
-        synonym tables (term, |-separated synonyms, ...) found at `paths`."""
+    def load(cls, paths: Iterable[Path] = (), curated: bool = True,
+             drugs: bool | None = None) -> SynonymTable:
+        """The curated lay-to-medical list shipped with the engine and the medicines' names
+        (`drugs`; by default with the curated list), plus any MedQuAD-style synonym tables
+        (term, |-separated synonyms, ...) found at `paths`."""
         table = cls()
+        if curated if drugs is None else drugs:
+            table.add_drugs()
         if curated:
             text = resources.files("indexer.text").joinpath("data/lay_terms.tsv").read_text("utf-8")
             for row in csv.reader(text.splitlines(), delimiter="\t"):
@@ -159,3 +233,16 @@ class SynonymTable:
                         if not is_acronym(synonym):
                             table.add(row[0], synonym, origin)
         return table
+
+
+@functools.cache
+def _drug_entries() -> dict[tuple[str, ...], frozenset[Expansion]]:
+    """The medicines' names as table entries, made once per process (9,000 names)."""
+    table = SynonymTable()
+    for row in drug_names():
+        # As written, not stemmed: stemmed, brands are everyday words ("Evenity" and
+        # "evening" both stem to "even", "Pariet" and "parietal" to "pariet").
+        table.add(row.name, row.generic, DRUG_NAME, exact=True)
+        if row.kind in WELL_KNOWN:
+            table.add(row.generic, row.name, DRUG_BRAND, exact=True)
+    return {key: frozenset(v) for key, v in table.entries.items()}
