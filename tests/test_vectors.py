@@ -263,8 +263,11 @@ def test_an_index_without_vectors_never_loads_the_model(tmp_path):
     assert not engine.meaning.encoder_loaded
 
 
-def test_search_syntax_that_matches_nothing_is_not_answered_by_meaning(engine):
-    assert engine.search('"itchy flaky scalp"').total == 0
+def test_search_syntax_that_matches_nothing_falls_back_to_the_answer_by_meaning(engine):
+    # Neither the phrase nor its words are in any article: rather than an empty page, the
+    # articles closest in meaning, flagged as such.
+    page = engine.search('"itchy flaky scalp"')
+    assert page.by_meaning and page.results[0].title.startswith("Dandruff")
 
 
 def test_nearest_is_the_closest_first_whatever_the_blocks(monkeypatch):
