@@ -123,7 +123,8 @@ def run_load(host: str, port: int, path: str, queries: list[str], *, clients: in
 
 def answer_record(when: float, q: str, resp: http.client.HTTPResponse, body: bytes) -> dict:
     """What one answer said: status, the replica that answered (HAProxy's X-Replica), and
-    from a JSON results page its generation, commit, total and result ids."""
+    from a JSON results page its generation, commit, total, result ids and whether its
+    ranking was cut short by the question's time budget (`partial`)."""
     out = {"t": round(when, 3), "q": q, "status": resp.status,
            "replica": resp.getheader("x-replica"),
            "header": resp.getheader("x-index-generation")}
@@ -133,7 +134,7 @@ def answer_record(when: float, q: str, resp: http.client.HTTPResponse, body: byt
         return out
     if isinstance(page, dict):
         out.update(generation=page.get("generation"), commit=page.get("commit"),
-                   total=page.get("total"),
+                   total=page.get("total"), partial=bool(page.get("partial")),
                    ids=[r.get("id") for r in page.get("results", [])])
     return out
 

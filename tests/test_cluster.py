@@ -201,21 +201,24 @@ def world(tmp_path_factory):
 def expect(world: dict, generation: str) -> None:
     """What the primary's live generation answers to every question, for checking pages."""
     engine = SearchEngine(Settings(index_dir=world["cluster"].primary.root))
+    engine.warm()  # as a server process does before its first reader
     answers = {}
     for q in world["questions"]:
         page = engine.search(q)
-        assert page.generation == generation
+        assert page.generation == generation and not page.partial
         answers[q] = (page.total, [r.id for r in page.results])
     world["expected"][generation] = answers
 
 
 def mixed_pages(world, seen: list[dict]) -> list[str]:
-    """Pages that do not match what the generation they name answers."""
+    """Pages that do not match what the generation they name answers. A page whose ranking
+    the question's time budget cut short (flagged `partial`, on a busy replica) is checked
+    for its generation only: its results may rightly differ."""
     wrong = []
     for r in seen:
         total, ids = world["expected"][r["generation"]][r["q"]]
-        if (r["total"], r["ids"]) != (total, ids) or r["header"] != \
-                f"{r['generation']}/{r['commit']}":
+        same = r.get("partial") or (r["total"], r["ids"]) == (total, ids)
+        if not same or r["header"] != f"{r['generation']}/{r['commit']}":
             wrong.append(f"{r['q']!r} on {r['replica']}: {r['generation']} {r['total']} "
                          f"{r['ids'][:3]} != {total} {ids[:3]}")
     return wrong

@@ -235,6 +235,9 @@ def test_an_overload_of_expensive_questions_leaves_cached_answers_fast(tmp_path)
     assert row["errors"] == 0, row["error_kinds"]  # every refusal a 503 with Retry-After
     assert row["shed"] > 0 and row["served"] > 0
     assert row["probe_errors"] == {}
-    # The target is 100 ms at p95; this machine is shared with other work, so the test
-    # allows twice that (before admission control: 3.7-5.9 s).
-    assert row["cached"]["p95_ms"] <= 200 and row["healthz"]["p95_ms"] <= 200, row
+    # Cached answers and /healthz do not queue behind computed ones: their p95 is a small
+    # share of the computed answers' (before admission control they were as slow: 3.7-5.9 s
+    # against 6-7.5 s). A share, not milliseconds, because the machine's load scales both;
+    # the 100 ms target is bench.overload's to measure.
+    slow = row["computed_p95_ms"]
+    assert row["cached"]["p95_ms"] <= slow / 5 and row["healthz"]["p95_ms"] <= slow / 5, row
