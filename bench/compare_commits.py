@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -296,6 +296,12 @@ def _pair(metrics: dict[str, dict[str, float]], key: str) -> str:
     return cell + ("" if base == head else " ≠")
 
 
+def _under_work(path: Path) -> str:
+    """A worktree file's path from the worktree's folder on ("base/indexer/__init__.py")."""
+    parts = path.parts
+    return "/".join(parts[parts.index("work") + 1:]) if "work" in parts else str(path)
+
+
 def rankings_report(base: Commit, head: Commit, sets: list[SetComparison],
                     metas: dict[str, dict], problems: list[str], rel_tol: float) -> str:
     """The markdown section: what ran, one table row per set, the verdict and examples."""
@@ -306,7 +312,7 @@ def rankings_report(base: Commit, head: Commit, sets: list[SetComparison],
         vectors = {True: "article vectors on", False: "article vectors OFF (no model)",
                    None: "article vectors: not checked"}[meta.get("vectors")]
         lines.append(f"- {commit.role}: `indexer` from "
-                     f"`{Path(meta['files']['indexer']).relative_to(commit.root.parent)}`, "
+                     f"`{_under_work(Path(meta['files']['indexer']))}`, "
                      f"{vectors}")
     lines += ["- every question of make eval's sets ranked by "
               "`SearchEngine(Settings(index_dir, cache_size=0)).rank(question, limit=100)` on "
@@ -347,6 +353,24 @@ def rankings_report(base: Commit, head: Commit, sets: list[SetComparison],
     return "\n".join(lines)
 
 
+def compare_kept_rankings(folder: Path, base: Commit, head: Commit, rel_tol: float
+                          ) -> tuple[str, bool]:
+    """Compare rankings kept by an earlier run's --json-dir (base/head .rankings.json and
+    .meta.json) without ranking again; (markdown section, True when all agree)."""
+    runs = {role: (read_json(folder / f"{role}.rankings.json"),
+                   read_json(folder / f"{role}.meta.json")) for role in ("base", "head")}
+    return _compare_runs(runs, base, head, rel_tol)
+
+
+def _compare_runs(runs: dict, base: Commit, head: Commit, rel_tol: float) -> tuple[str, bool]:
+    metas = {role: meta for role, (_, meta) in runs.items()}
+    problems = set_problems(metas["base"], metas["head"])
+    names = [n for n in metas["base"]["sets"] if n in metas["head"]["sets"]]
+    sets = [compare_set(n, runs["base"], runs["head"], rel_tol) for n in names]
+    ok = not problems and all(s.scores_ok == s.questions for s in sets)
+    return rankings_report(base, head, sets, metas, problems, rel_tol), ok
+
+
 def compare_rankings(ws: Workspace, base: Commit, head: Commit, rel_tol: float,
                      reuse_vectors: bool, json_dir: Path | None) -> tuple[str, bool]:
     """Rank with both commits and compare; (markdown section, True when all agree)."""
@@ -359,12 +383,7 @@ def compare_rankings(ws: Workspace, base: Commit, head: Commit, rel_tol: float,
         json_dir.mkdir(parents=True, exist_ok=True)
         for path in ws.out.glob("*.json"):
             shutil.copy2(path, json_dir / path.name)
-    metas = {role: meta for role, (_, meta) in runs.items()}
-    problems = set_problems(metas["base"], metas["head"])
-    names = [n for n in metas["base"]["sets"] if n in metas["head"]["sets"]]
-    sets = [compare_set(n, runs["base"], runs["head"], rel_tol) for n in names]
-    ok = not problems and all(s.scores_ok == s.questions for s in sets)
-    return rankings_report(base, head, sets, metas, problems, rel_tol), ok
+    return _compare_runs(runs, base, head, rel_tol)
 
 
 # -- speed -------------------------------------------------------------------------------------
@@ -513,6 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "base embedded (same model-code hash only); saves one embedding "
                              "of ~11k articles, but the head's encoder then runs on questions "
                              "only")
+    parser.add_argument("--rankings-from", type=Path, metavar="DIR",
+                        help="compare the rankings an earlier run kept with --json-dir "
+                             "instead of ranking again (the worktrees' paths are that run's)")
     parser.add_argument("--no-rankings", action="store_true",
                         help="skip the rankings (with --speed: speed only, exit 0)")
     parser.add_argument("--speed", action="store_true", help="also measure build and search "
@@ -537,7 +559,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with Workspace(args.repo.resolve()) as ws:
             base, head = ws.add("base", args.base), ws.add("head", args.head)
-            if not args.no_rankings:
+            if args.rankings_from is not None:
+                kept = {c.role: replace(c, root=args.rankings_from.parent / "work" / c.role)
+                        for c in (base, head)}
+                section, ok = compare_kept_rankings(args.rankings_from, kept["base"],
+                                                    kept["head"], args.rel_tol)
+                sections += ["", section]
+            elif not args.no_rankings:
                 section, ok = compare_rankings(ws, base, head, args.rel_tol,
                                                args.reuse_vectors, args.json_dir)
                 sections += ["", section]
