@@ -81,7 +81,11 @@ def written_to_files(pid: int) -> tuple[int, list[str]]:
     """Bytes the process has written (files and sockets alike) and the deleted files it
     holds open (where a spooled body would be)."""
     proc = psutil.Process(pid)
-    held = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    held = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        # A descriptor the server closes between the listing and the read is gone: skip it.
+        with contextlib.suppress(FileNotFoundError):
+            held.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
     return proc.io_counters().write_chars, [h for h in held if h.endswith("(deleted)")]
 
 
