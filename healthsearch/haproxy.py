@@ -53,7 +53,10 @@ def haproxy_config(replicas: Sequence[Replica], host: str, port: int,
         f"    retries {RETRIES}",
         "    option redispatch 1",
         # A dropped connection or an empty answer is safe to resend: every page is a GET.
-        "    retry-on conn-failure empty-response junk-response response-timeout 503",
+        # Every error a GET may be resent after: no connection, a connection closed or cut
+        # before a whole answer, a timeout, and 500/502/503/504 (a replica shedding load
+        # answers 503; another one may have room).
+        "    retry-on all-retryable-errors",
         "",
         "frontend healthsearch",
         f"    bind {bind}",

@@ -20,7 +20,7 @@ def test_the_config_checks_health_retries_elsewhere_and_names_every_replica(tmp_
     text = haproxy_config(replicas, "127.0.0.1", 8000)
     assert "bind 127.0.0.1:8000" in text
     assert "option httpchk GET /healthz" in text
-    assert "option redispatch 1" in text and "retry-on conn-failure empty-response" in text
+    assert "option redispatch 1" in text and "retry-on all-retryable-errors" in text
     assert "server r1 127.0.0.1:8101 check" in text and "server r2 [::1]:8102 check" in text
     if shutil.which("haproxy"):
         path = tmp_path / "haproxy.cfg"
