@@ -532,6 +532,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "base embedded (same model-code hash only); saves one embedding "
                              "of ~11k articles, but the head's encoder then runs on questions "
                              "only")
+    parser.add_argument("--sets", default="",
+                        help="comma-separated set names to rank (default: all of make "
+                             "eval's), e.g. liveqa: a quicker look at one set")
     parser.add_argument("--rankings-from", type=Path, metavar="DIR",
                         help="compare the rankings an earlier run kept with --json-dir "
                              "instead of ranking again (the worktrees' paths are that run's)")
@@ -545,6 +548,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(default real,100k)")
     parser.add_argument("--repo", type=Path, default=REPO, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.sets:
+        # Read by the driver in each commit's process (compare_driver.rank).
+        os.environ["COMPARE_SETS"] = args.sets
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     dropped = sorted(k for k in os.environ if k.startswith(ENV_PREFIX))

@@ -26,6 +26,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import runpy
 import sys
 import time
@@ -107,7 +108,10 @@ def rank(root: Path, out: Path, meta_out: Path) -> None:
     engines: dict[Path, object] = {}
     rankings: dict[str, dict[str, list[list]]] = {}
     meta: dict = {"files": files, "vectors": _vectors_on(), "sets": {}}
+    only = [n for n in os.environ.get("COMPARE_SETS", "").split(",") if n]
     for ds in eval_sets():
+        if only and ds.name not in only:
+            continue
         started = time.perf_counter()
         index_dir = our_index(ds)
         built = time.perf_counter() - started
