@@ -190,6 +190,8 @@ def verdict(runs: Sequence[Run], ours: str, datasets: Sequence[str]) -> list[str
                        default=None)
             if best and mine.metrics[m] <= best[0]:
                 behind.append(f"{d} {m} ({mine.metrics[m]:.3f} vs {best[1]} {best[0]:.3f})")
+    if not any(r.system not in (ours, UNGROUPED) for r in runs):
+        return out  # no peer ran: nothing to lead
     out.append("leads every peer on every column" if not behind
                else "does not lead on: " + "; ".join(behind))
     return out
