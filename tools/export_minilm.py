@@ -270,6 +270,13 @@ def default_license_file(model_dir: Path) -> Path | None:
     return None
 
 
+def _portable(arg: str) -> str:
+    """A command-line argument as the record keeps it: an installed package's folder from
+    the package on, not the machine's path to it."""
+    marker = "site-packages/"
+    return "<site-packages>/" + arg.split(marker, 1)[1] if marker in arg else arg
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", type=Path, required=True,
@@ -302,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "opset": OPSET, "optimized": not args.no_optimize, "quantize": args.quantize,
         "inputs": ["input_ids", "attention_mask"], "output": "sentence_embedding",
         "pooling": "mean over attention_mask, then L2 normalisation (inside the graph)",
-        "versions": versions(), "command": sys.argv,
+        "versions": versions(), "command": [_portable(arg) for arg in sys.argv],
     }
     with tempfile.TemporaryDirectory() as tmp:
         exported = Path(tmp) / "exported.onnx"
