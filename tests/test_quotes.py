@@ -5,19 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bench.quotes import questions
 from indexer.query import QueryBuilder
 from indexer.query.cleaning import uses_syntax
 from indexer.text.synonyms import SynonymTable
-from tests.conftest import FIXTURES
-
-
-def _questions() -> list[tuple[str, str]]:
-    rows = []
-    for line in (FIXTURES / "quoted_questions.tsv").read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            question, answer = line.split("\t")
-            rows.append((question, answer))
-    return rows
 
 
 @pytest.mark.parametrize("question", [
@@ -53,7 +44,7 @@ def test_a_quoted_word_in_a_question_is_expanded_like_any_other_word():
     assert keywords.syntax and ("water pill", "diuretics") not in keywords.expansions
 
 
-@pytest.mark.parametrize(("question", "answer"), _questions())
+@pytest.mark.parametrize(("question", "answer"), questions())
 def test_a_quoted_question_ranks_its_answer_as_the_unquoted_question_does(
         medicines_engine, question, answer):
     quoted = medicines_engine.rank(question, limit=10)

@@ -208,7 +208,7 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
         out.message = BY_MEANING
     elif answer.loosened:
         out.message = LOOSENED
-    said: set[str] = set()
+    said: dict[str, str] = {}
     for group in shown:
         docnum, score = group.leader
         fields_ = stored(docnum)
@@ -229,15 +229,15 @@ def results_page(snapshot: Snapshot, answer: Answer, page: int, per_page: int,
     return out
 
 
-def _fresh_snippet(docnum: int, snippets, said: set[str]) -> str:
+def _fresh_snippet(docnum: int, snippets, said: dict[str, str]) -> str:
     """A result's snippet, made again without the passages of the page's earlier snippets
     when it would repeat one of them (pages of two subjects that share a passage); `said`
-    gathers the page's snippets."""
+    gathers the page's snippets by what they say (`words_key`)."""
     snippet = snippets(docnum)
-    if words_key(snippet) in {words_key(s) for s in said}:
-        avoid = frozenset().union(*(fragment_keys(s) for s in said))
+    if words_key(snippet) in said:
+        avoid = frozenset().union(*(fragment_keys(s) for s in said.values()))
         snippet = snippets(docnum, avoid=avoid)
-    said.add(snippet)
+    said[words_key(snippet)] = snippet
     return snippet
 
 

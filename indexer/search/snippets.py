@@ -196,8 +196,9 @@ def make_snippet(
     bounds = _boundaries(text)
     spans = _sentences_with_marks(text, marks, bounds)
     if avoid:
-        fresh = [s for s in spans
-                 if not any(key in words_key(text[s.start:s.end]) for key in avoid)]
+        keys = [words_key(text[s.start:s.end]) for s in spans]  # once per sentence
+        fresh = [s for s, key in zip(spans, keys, strict=True)
+                 if not any(shown in key for shown in avoid)]
         spans = fresh or spans
 
     chosen: list[Span] = []
