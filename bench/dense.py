@@ -5,7 +5,8 @@ search() with and without the re-ranking, side by side in one run.
 
 - encoder: articles embedded per second (the first 400 NFCorpus abstracts and the first 400
   MedQuAD answers, as the indexer embeds them: one text per run, one ONNX Runtime thread per
-  core; beside batches of 32 and a 128-word-piece opening, neither shipped) and one
+  core; beside batches of 32 and a 128-word-piece opening, neither shipped; and one process
+  per core, as `index --embed-workers N` runs, against the default one process) and one
   question's encoding CPU with one thread, as a server process runs it (LiveQA questions;
   MedQuAD tune questions);
 - search(): CPU per question with one BLAS thread (as served) on the harness's LiveQA and
@@ -84,6 +85,30 @@ def embedding_speed(encoder, docs: list[str]) -> dict:
                      "cpu_ms_per_doc": round((time.process_time() - cpu) * 1000 / len(docs), 1)}
     encoder.tokenizer.enable_truncation(max_length=limit)
     return out
+
+
+def embedding_processes(docs: list[str], rounds: int = 2) -> dict:
+    """Articles per second in one process with a thread per core (the default) against one
+    process per core with one thread each (`index --embed-workers N`, for big builds),
+    alternating rounds, medians; the workers' start (each loads the model) not counted."""
+    import os
+
+    from indexer.ranking.encoder import Encoder, ParallelEncoder
+
+    cores = len(os.sched_getaffinity(0))
+    variants = {"1 process, a thread per core": Encoder.open(),
+                f"{cores} processes, 1 thread each": ParallelEncoder(None, cores, threads=1)}
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        variants[next(reversed(variants))].encode(docs[:cores])  # every worker is up
+        for _ in range(rounds):
+            for name, encoder in variants.items():
+                started = time.perf_counter()
+                encoder.encode(docs)
+                rates[name].append(len(docs) / (time.perf_counter() - started))
+    finally:
+        variants[next(reversed(variants))].close()
+    return {name: {"docs_per_s": round(sorted(r)[len(r) // 2], 1)} for name, r in rates.items()}
 
 
 def _cpu_per_call(variants: dict[str, Callable[[Any], object]], items: Sequence,
@@ -373,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
         docs = [article_text(d.get("title", ""), d.get("text", ""))
                 for d in itertools.islice(iter_jsonl(ds.corpus_path), 400)]
         figures[f"embedding {ds.name}"] = embedding_speed(encoder, docs)
+    figures["embedding processes medquad-tune"] = embedding_processes(docs)
     for ds in (liveqa, medquad):
         figures[f"question encoding {ds.name}"] = question_cpu(
             served_encoder, list(ds.queries.values()))

@@ -72,9 +72,10 @@ def cli() -> None:
 @click.option("--vectors/--no-vectors", default=None,
               help="Keep a sentence vector per article, for ranking by meaning; only new or "
                    "changed articles are embedded [env HEALTHSEARCH_DENSE; default on].")
-@click.option("--embed-workers", type=click.IntRange(1, 64), default=None,
+@click.option("--embed-workers", type=click.IntRange(0, 64), default=None,
               help="Processes embedding articles, each with its share of the cores "
-                   "[env HEALTHSEARCH_EMBED_WORKERS; default 1: one, a thread per core].")
+                   "[env HEALTHSEARCH_EMBED_WORKERS; default 0: one per core when many "
+                   "articles need a vector, one otherwise].")
 @click.option("--embed-provider", type=click.Choice(["cpu", "cuda"]), default=None,
               help="Where the model runs: cpu, or cuda with onnxruntime-gpu and a GPU "
                    "[env HEALTHSEARCH_EMBED_PROVIDER; default cpu].")
@@ -373,20 +374,15 @@ def _encoder(settings: Settings):
     vectors are off). Loaded once; when it cannot be, one line says so."""
     if not settings.dense:
         return None
-    from indexer.ranking.encoder import Encoder, ModelUnavailable, ParallelEncoder
+    from indexer.ranking.encoder import ModelUnavailable, open_for
 
     loaded: list = []
 
-    def load():
+    def load(count: int):
         if not loaded:
             try:
-                workers = settings.embed_workers
-                loaded.append(
-                    Encoder.open(settings.model_dir, provider=settings.embed_provider)
-                    if workers <= 1 else ParallelEncoder(
-                        settings.model_dir, workers,
-                        threads=max(1, (os.cpu_count() or 1) // workers),
-                        provider=settings.embed_provider))
+                loaded.append(open_for(count, settings.model_dir, settings.embed_workers,
+                                       settings.embed_provider))
             except ModelUnavailable as exc:
                 click.echo(f"note: {exc}: articles get no vectors, and search ranks by words "
                            "alone", err=True)

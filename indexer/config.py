@@ -110,9 +110,9 @@ class Settings:
     # The embedding model's folder (default: the model shipped with the engine).
     model_dir: Path | None = field(
         default_factory=lambda: Path(p) if (p := _env("MODEL_DIR", "")) else None)
-    # Processes embedding articles during indexing (1: one process, a thread per core); more,
-    # with a core or two each, for big builds on many cores.
-    embed_workers: int = field(default_factory=lambda: int(_env("EMBED_WORKERS", "1")))
+    # Processes embedding articles during indexing (0: by how many need a vector, see
+    # encoder.open_for; 1: one process, a thread per core; more: a share of the cores each).
+    embed_workers: int = field(default_factory=lambda: int(_env("EMBED_WORKERS", "0")))
     # ONNX Runtime's execution provider for embedding: "cpu", or "cuda" where a GPU and
     # onnxruntime-gpu are installed (it falls back to the CPU otherwise).
     embed_provider: str = field(default_factory=lambda: _env("EMBED_PROVIDER", "cpu"))

@@ -291,7 +291,7 @@ def test_an_unusable_model_is_said_in_one_line_and_the_words_are_still_indexed(t
 def test_a_run_with_nothing_to_embed_never_loads_the_model(store, encoder, monkeypatch):
     index_corpus([CORPUS], store, encoder=encoder)
     loads = []
-    summary = index_corpus([CORPUS], store, encoder=lambda: loads.append(1) or encoder)
+    summary = index_corpus([CORPUS], store, encoder=lambda count: loads.append(count) or encoder)
     assert loads == [] and (summary.vectors.embedded, summary.vectors.reused) == (0, 16)
 
 

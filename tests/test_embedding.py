@@ -97,3 +97,17 @@ def test_embedding_in_several_processes_gives_the_same_vectors(encoder):
         assert parallel.encode([]).shape == (0, DIMENSIONS)
     finally:
         parallel.close()
+
+
+def test_a_big_embedding_runs_one_process_per_core_and_a_small_one_in_one(monkeypatch):
+    from indexer.ranking import encoder as module
+
+    monkeypatch.setattr(module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    small = module.open_for(module.PARALLEL_FROM - 1)
+    big = module.open_for(module.PARALLEL_FROM)
+    try:
+        assert isinstance(small, module.Encoder)
+        assert isinstance(big, module.ParallelEncoder) and big.workers == 2
+    finally:
+        big.close()
+    assert isinstance(module.open_for(10_000, workers=1), module.Encoder)

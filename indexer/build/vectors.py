@@ -41,13 +41,14 @@ def stored_texts(index: Index, ids: list[str]) -> dict[str, str]:
 
 
 def update_vectors(index: Index, hashes: dict[str, str],
-                   encoder: Encoder | Callable[[], Encoder | None],
+                   encoder: Encoder | Callable[[int], Encoder | None],
                    reuse_from: Iterable[Path] = (), progress: Progress | None = None
                    ) -> VectorCounts:
     """Give the generation of `index` a vector for each of its entries (`hashes`: {id:
     content hash}): reused where a table (the generation's own, or those in `reuse_from`) has
     one for the same content, computed from the stored text otherwise. `encoder` is the model
-    or what loads it, called only when some article needs a vector; when it cannot be loaded,
+    or what loads it for a number of articles, called only when some article needs a vector
+    (with how many); when it cannot be loaded,
     those articles are counted as missing. The table is saved every CHECKPOINT_SECONDS of
     embedding, so a killed run resumes about where it stopped."""
     started = time.perf_counter()
@@ -74,7 +75,7 @@ def update_vectors(index: Index, hashes: dict[str, str],
     done[missing] = False
     model = None
     if missing:
-        model = encoder() if callable(encoder) else encoder
+        model = encoder(len(missing)) if callable(encoder) else encoder
         if model is None:  # it cannot be loaded: those articles stay without a vector
             counts.missing, missing = len(missing), []
     if missing:

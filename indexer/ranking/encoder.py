@@ -144,6 +144,29 @@ def _read_info(model_dir: Path) -> dict:
         return {}
 
 
+# From how many articles to embed a build runs one process per core rather than one process
+# with a thread per core (`--embed-workers 0`, the default): ONNX Runtime's threads share a
+# run of one short text poorly, and separate processes embed more per second
+# (`python -m bench.dense`, "embedding processes"), but each loads the model, about a second
+# of start: an update of a few articles is quicker in one process.
+PARALLEL_FROM = 500
+
+
+def open_for(count: int, model_dir: Path | None = None, workers: int = 0,
+             provider: str = "cpu") -> Encoder | ParallelEncoder:
+    """The encoder that embeds `count` articles soonest: `workers` processes (0: one per core
+    from PARALLEL_FROM articles on, one below), each with its share of the cores.
+    Raises ModelUnavailable, with the reason, when the model cannot be loaded."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    if workers <= 0:
+        workers = cores if count >= PARALLEL_FROM else 1
+    if workers == 1:
+        return Encoder.open(model_dir, provider=provider)
+    return ParallelEncoder(model_dir, workers, threads=max(1, cores // workers),
+                           provider=provider)
+
+
 class ParallelEncoder:
     """An encoder run in `workers` processes of `threads` threads each (for big builds on
     many cores): each process loads its own copy of the model once, and a call's texts are
