@@ -4,17 +4,21 @@ a monitor asks /healthz.
 
     python -m bench.overload                       # 16, 64 and 128 clients, 20 s each
     python -m bench.overload --clients 64 --duration 10 --processes 1
+    python -m bench.overload --order both          # cheap requests first beside arrival order
 
 The load comes from `bench.http_load` in its own process; the probe (cached answers and
 /healthz, one at a time, every 50 ms) from this one. Prints, per client count: requests
 answered (served), refused with 503 and Retry-After (shed) and their share, other errors,
-and p95 of the computed answers, the cached answers and /healthz.
+and p95 of the computed answers, the cached answers and /healthz. With `--order both`, two
+servers differing only in the order their threads take requests (HEALTHSEARCH_CHEAP_FIRST)
+are measured in turn, round by round, so that the machine's load falls on both alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -143,6 +147,25 @@ def warm(port: int) -> None:
     probe("127.0.0.1", port, [f"/api/search?q={quote_plus(q)}" for q in CACHED] * 8)
 
 
+# The order a server's threads take requests in: cheap ones first (the default), or as they
+# came (waitress's own).
+ORDERS = {"cheap-first": "1", "arrival": "0"}
+
+
+def start_server(index_dir: Path, log: Path, threads: int, processes: int,
+                 order: str) -> tuple[subprocess.Popen, int]:
+    """A server of the phrase index taking requests in `order`, ready and warmed: the
+    process and its port."""
+    port = free_port()
+    env = {**os.environ, "HEALTHSEARCH_CHEAP_FIRST": ORDERS[order]}
+    with log.open("w") as f:
+        proc = subprocess.Popen(server_command("ours", index_dir, port, threads, processes),
+                                stdout=subprocess.DEVNULL, stderr=f, env=env)
+    wait_ready(port, proc)
+    warm(port)
+    return proc, port
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: serve a phrase corpus, overload it at each client count, print."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -153,41 +176,48 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--docs", type=int, default=3000)
     ap.add_argument("--retry", choices=("both", "at-once", "as-told"), default="both",
                     help="refused clients ask again at once, or after Retry-After, or both")
+    ap.add_argument("--order", choices=("both", *ORDERS), default="cheap-first",
+                    help="the order the server's threads take requests in, or both in turn")
     args = ap.parse_args(argv)
     modes = {"both": (False, True), "at-once": (False,), "as-told": (True,)}[args.retry]
+    orders = list(ORDERS) if args.order == "both" else [args.order]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         index_dir = build_index(root, args.docs)
         queries = root / "queries.json"
         queries.write_text(json.dumps({"expensive": expensive_questions(20000)}))
-        port = free_port()
-        with (root / "server.log").open("w") as log:
-            proc = subprocess.Popen(server_command("ours", index_dir, port, args.threads,
-                                                   args.processes),
-                                    stdout=subprocess.DEVNULL, stderr=log)
-            try:
-                wait_ready(port, proc)
-                warm(port)
-                offset = 0
-                for clients in (int(c) for c in args.clients.split(",")):
-                    for honour in modes:
+        servers: dict[str, tuple[subprocess.Popen, int]] = {}
+        try:
+            for order in orders:
+                servers[order] = start_server(index_dir, root / f"{order}.log", args.threads,
+                                              args.processes, order)
+            offset = 0
+            for clients in (int(c) for c in args.clients.split(",")):
+                for honour in modes:
+                    for order, (_proc, port) in servers.items():
                         row = overload_round(port, str(queries), clients, args.duration,
                                              offset, honour)
                         offset = row.pop("next_offset")
+                        row["order"] = order
+                        row["load_average"] = round(os.getloadavg()[0], 2)
                         print(format_row(row), flush=True)
                         print(json.dumps(row), flush=True)
-            finally:
+        finally:
+            for proc, _port in servers.values():
                 proc.terminate()
                 proc.wait(timeout=30)
 
 
 def format_row(row: dict) -> str:
     """One round as a line a reader takes in at once."""
-    return (f"{row['clients']:>4} clients, retrying {row['retry']}: served {row['served']}, "
+    order = f" [{row['order']}]" if "order" in row else ""
+    return (f"{row['clients']:>4} clients, retrying {row['retry']}{order}: "
+            f"served {row['served']}, "
             f"shed {row['shed']} "
             f"({row['shed_share']:.0%}), errors {row['errors']}; p95 computed "
             f"{row['computed_p95_ms']} ms, cached {row['cached'].get('p95_ms')} ms, "
-            f"/healthz {row['healthz'].get('p95_ms')} ms")
+            f"/healthz {row['healthz'].get('p95_ms')} ms"
+            + (f"; load average {row['load_average']}" if 'load_average' in row else ""))
 
 
 if __name__ == "__main__":

@@ -141,6 +141,10 @@ class Settings:
     # -> 1.7 s, going from 5 to 1).
     switch_interval_ms: float = field(
         default_factory=lambda: float(_env("SWITCH_INTERVAL_MS", "1")))
+    # Requests that need no question computed (a cached answer, /healthz, a static file,
+    # an article) are taken by the server's threads before those that do; 0: in arrival
+    # order, waitress's own (see bench.overload for the two side by side).
+    cheap_first: bool = field(default_factory=lambda: _env("CHEAP_FIRST", "1") == "1")
     # Seconds a client refused for overload (or for its rate) is told to wait.
     retry_after_s: int = field(default_factory=lambda: int(_env("RETRY_AFTER", "2")))
     # CPU budget of one question (ms; 0: none). Past it the phrase matcher and feedback

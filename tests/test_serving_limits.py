@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import time
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import psutil
@@ -219,7 +220,9 @@ def test_serve_help_states_the_defaults_in_force(monkeypatch):
 
 
 @pytest.mark.slow
-def test_an_overload_of_expensive_questions_leaves_cached_answers_fast(tmp_path):
+@pytest.mark.parametrize("honour_retry_after", [True, False], ids=["as-told", "at-once"])
+def test_an_overload_of_expensive_questions_leaves_cached_answers_fast(tmp_path,
+                                                                        honour_retry_after):
     from bench import overload
 
     index_dir = overload.build_index(tmp_path, docs=2000)
@@ -229,10 +232,10 @@ def test_an_overload_of_expensive_questions_leaves_cached_answers_fast(tmp_path)
     server.start().wait_ready(60)
     try:
         overload.warm(server.port)
-        # Clients that take Retry-After as told; those asking again at once are a flood,
-        # which the per-client rate limit is for (bench.overload prints both).
+        # Clients that take Retry-After as told, and a flood of clients asking again at
+        # once: the server's threads take the cached answers and /healthz first.
         row = overload.overload_round(server.port, str(queries), 64, 12.0,
-                                      honour_retry_after=True)
+                                      honour_retry_after=honour_retry_after)
     finally:
         server.stop()
     print(f"\n  {overload.format_row(row)}")
@@ -245,3 +248,98 @@ def test_an_overload_of_expensive_questions_leaves_cached_answers_fast(tmp_path)
     # the 100 ms target is bench.overload's to measure.
     slow = row["computed_p95_ms"]
     assert row["cached"]["p95_ms"] <= slow / 5 and row["healthz"]["p95_ms"] <= slow / 5, row
+
+
+def _writes_of(task_class, page: bytes) -> list[bytes]:
+    """What a waitress task of `task_class` hands its channel, one entry per write, when
+    the app answers a GET with `page`."""
+    from types import SimpleNamespace
+
+    from waitress.adjustments import Adjustments
+    from waitress.parser import HTTPRequestParser
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html"),
+                                  ("Content-Length", str(len(page)))])
+        return [page]
+
+    adj = Adjustments(ident="healthsearch")
+    request = HTTPRequestParser(adj)
+    request.received(b"GET /search?q=x HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    writes: list[bytes] = []
+    channel = SimpleNamespace(
+        adj=adj, addr=("127.0.0.1", 50000), check_client_disconnected=lambda: False,
+        write_soon=lambda data: writes.append(bytes(data)) or len(data),
+        server=SimpleNamespace(adj=adj, application=app, effective_host="127.0.0.1",
+                               effective_port=8000, server_name="localhost"))
+    task_class(channel, request).service()
+    return writes
+
+
+def test_a_page_leaves_with_its_header_in_one_write():
+    # A process killed between a header and its body leaves a proxy a page it has begun
+    # forwarding and cannot resend; written together, it is all sent or none of it.
+    from waitress.task import WSGITask
+
+    from webapp.server import SEND_BUFFER_BYTES, _OneSendTask, listen
+
+    page = b"<li>result</li>" * 900
+    assert len(_writes_of(WSGITask, page)) == 2  # waitress's own: header, then body
+    [write] = _writes_of(_OneSendTask, page)
+    assert write.startswith(b"HTTP/1.1 200 OK\r\n") and write.endswith(b"\r\n\r\n" + page)
+    with contextlib.closing(listen("127.0.0.1", 0)) as sock:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) >= min(
+            SEND_BUFFER_BYTES, 2 * int(Path("/proc/sys/net/core/wmem_max").read_text()))
+
+
+class _Request:
+    def __init__(self, path: str, query: str = "", error: object = None) -> None:
+        self.path, self.query, self.error = path, query, error
+
+
+class _Task:
+    def __init__(self, name: str, request: _Request | None) -> None:
+        self.name, self.request = name, request
+
+
+def test_the_servers_threads_take_requests_needing_no_computing_first():
+    from webapp.server import CheapFirstDispatcher
+
+    def needs_computing(path: str, query: str) -> bool:
+        if query == "q=broken":
+            raise RuntimeError("the check itself failed")
+        return path == "/api/search" and query != "q=cached"
+
+    dispatcher = CheapFirstDispatcher(needs_computing)  # no threads: the queue stays put
+    for name, request in [("computed 1", _Request("/api/search", "q=a")),
+                          ("health", _Request("/healthz")),
+                          ("computed 2", _Request("/api/search", "q=b")),
+                          ("cached", _Request("/api/search", "q=cached")),
+                          ("check failed", _Request("/api/search", "q=broken")),
+                          ("bad request", _Request("/api/search", "q=c", error="400")),
+                          ("no request", None)]:
+        dispatcher.add_task(_Task(name, request))
+    assert [t.name for t in dispatcher.queue] == [
+        "no request", "bad request", "cached", "health",
+        "computed 1", "computed 2", "check failed"]
+
+
+def test_the_check_before_the_app_knows_a_cached_answer_from_one_to_compute(tmp_path):
+    from webapp import create_app
+    from webapp.views import computing_check
+
+    index_dir = build_index(CORPUS, tmp_path / "index")
+    app = create_app(Settings(index_dir=index_dir))
+    needs_computing = computing_check(app)
+    assert needs_computing("/api/search", "q=kidney+stones")
+    assert needs_computing("/search", "q=kidney+stones&page=1")
+    app.test_client().get("/api/search?q=kidney+stones")
+    app.test_client().get("/search?q=kidney+stones")
+    assert not needs_computing("/api/search", "q=kidney+stones")
+    assert not needs_computing("/search", "q=kidney+stones")
+    assert needs_computing("/api/search", "q=kidney+stones&exact=1")  # another answer
+    assert needs_computing("/search", "q=kidney+stones&page=2")
+    for cheap in [("/healthz", ""), ("/static/site.css", ""), ("/search", ""),
+                  ("/search", "q=%20"), ("/api/search", "q=x&page=nan"),
+                  ("/api/search", "q=x&kind=poem"), ("/article/x", "q=kidney")]:
+        assert not needs_computing(*cheap), cheap

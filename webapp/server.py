@@ -24,16 +24,21 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 from threadpoolctl import threadpool_limits
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
-from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
 from indexer.config import Settings
 from webapp import SECURITY_HEADERS
+from webapp.views import computing_check
+
+# Larger than any page the app sends: a results page on MedQuAD is 6-14 KB.
+SEND_BUFFER_BYTES = 256 * 1024
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -41,6 +46,9 @@ def listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Connections inherit a send buffer that holds a whole page, so a page leaves in one
+    # send() (see _OneSendTask); the kernel caps it at twice net.core.wmem_max.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     sock.bind((host, port))
     sock.listen(1024)
     return sock
@@ -102,6 +110,73 @@ class _SecureErrorTask(ErrorTask):
         super().execute()
 
 
+class _Gathered:
+    """Stands in for a channel while a task writes its first part: keeps what is written."""
+
+    def __init__(self, channel: HTTPChannel) -> None:
+        self.channel, self.parts = channel, []
+
+    def write_soon(self, data) -> int:
+        self.parts.append(data)
+        return len(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.channel, name)
+
+
+class _OneSendTask(WSGITask):
+    """A response whose header leaves with the first part of its body, in one write.
+
+    Waitress sends the header on its own and then the body: a replica killed between the
+    two leaves HAProxy a header without its page, which it has already begun forwarding and
+    cannot resend (the cluster test saw one such cut page). Written together, in one send()
+    to a buffer that holds the page, a killed process has sent all of it or nothing, and
+    nothing is what HAProxy resends elsewhere.
+    """
+
+    def write(self, data) -> None:
+        if self.wrote_header:
+            super().write(data)
+            return
+        channel, gathered = self.channel, _Gathered(self.channel)
+        self.channel = gathered
+        try:
+            super().write(data)
+        finally:
+            self.channel = channel
+        if gathered.parts:
+            channel.write_soon(b"".join(gathered.parts))
+
+
+class CheapFirstDispatcher(ThreadedTaskDispatcher):
+    """Waitress's thread pool, with requests that must compute a question taken last.
+
+    Waitress hands whole requests to its threads in arrival order. Under a flood of
+    expensive questions (each refused at once by admission control, and asked again at
+    once) a health check or a cached answer waited behind dozens of them. Here a request
+    for which `needs_computing(path, query)` is False goes to the front of the queue.
+    """
+
+    def __init__(self, needs_computing: Callable[[str, str], bool]) -> None:
+        super().__init__()
+        self.needs_computing = needs_computing
+
+    def add_task(self, task) -> None:
+        """Queue a task: at the back if it computes a question, else at the front."""
+        request = getattr(task, "request", None)
+        try:
+            last = request is not None and request.error is None and self.needs_computing(
+                request.path, request.query)
+        except Exception:  # a check that fails only costs the request its place
+            last = True
+        with self.lock:
+            if last:
+                self.queue.append(task)
+            else:
+                self.queue.appendleft(task)
+            self.queue_cv.notify()
+
+
 class _TimedParser(HTTPRequestParser):
     """A request being read, with when its first byte came."""
 
@@ -112,6 +187,7 @@ class _TimedParser(HTTPRequestParser):
 
 class _Channel(HTTPChannel):
     error_task_class = _SecureErrorTask
+    task_class = _OneSendTask
     parser_class = _TimedParser
 
 
@@ -151,7 +227,8 @@ def waitress_server(app, sock: socket.socket, settings: Settings) -> _Server:
         inbuf_overflow=settings.max_body_bytes + 1,
         max_request_header_size=settings.max_header_bytes,
     )
-    dispatcher = ThreadedTaskDispatcher()
+    dispatcher = (CheapFirstDispatcher(computing_check(app)) if settings.cheap_first
+                  else ThreadedTaskDispatcher())
     dispatcher.set_thread_count(adj.threads)
     server = _Server(app, {}, True, sock, dispatcher=dispatcher, adj=adj, bind_socket=False,
                      sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))

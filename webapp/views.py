@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+from collections.abc import Callable
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from flask import (
     Blueprint,
@@ -18,6 +19,7 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup, escape
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import PathConverter
 
@@ -105,9 +107,9 @@ def _note(result: SearchPage) -> SearchPage:
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,12}")
 
 
-def _whole_number(name: str) -> int | None:
+def _whole_number(name: str, args: MultiDict | None = None) -> int | None:
     """The argument as an int, None when absent or empty, 400 when it is not a number."""
-    raw = request.args.get(name, "").strip()
+    raw = (request.args if args is None else args).get(name, "").strip()
     if not raw:
         return None
     if not _WHOLE_NUMBER.fullmatch(raw):
@@ -115,17 +117,18 @@ def _whole_number(name: str) -> int | None:
     return int(raw)
 
 
-def _page_arg() -> int:
+def _page_arg(args: MultiDict | None = None) -> int:
     """?page= for HTML pages: lenient, anything odd means the nearest sensible page."""
-    raw = request.args.get("page", "").strip()
+    raw = (request.args if args is None else args).get("page", "").strip()
     if not _WHOLE_NUMBER.fullmatch(raw[:12]):
         return 1
     return clamp_page(int(raw[:12]))
 
 
-def _exact_arg() -> bool:
+def _exact_arg(args: MultiDict | None = None) -> bool:
     """?exact=1: search the words as typed, without spelling correction."""
-    return request.args.get("exact", "").strip().lower() in ("1", "true", "yes", "on")
+    raw = (request.args if args is None else args).get("exact", "")
+    return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
 def _query_arg() -> str:
@@ -138,11 +141,11 @@ KINDS = ("article", "teaser")
 MAX_FILTER_CHARS = 120
 
 
-def _filter_args() -> dict[str, str]:
+def _filter_args(args: MultiDict | None = None) -> dict[str, str]:
     """?publisher= and ?kind=, as the engine's filters; 400 when one is malformed."""
     filters = {}
     for arg, facet in FILTER_ARGS.items():
-        values = request.args.getlist(arg)
+        values = (request.args if args is None else args).getlist(arg)
         if len(values) > 1:
             abort(400, description=f"Choose one {arg} at a time.")
         value = values[0].strip() if values else ""
@@ -154,6 +157,39 @@ def _filter_args() -> dict[str, str]:
             abort(400, description=f"kind must be one of: {', '.join(KINDS)}.")
         filters[facet] = value
     return filters
+
+
+SEARCH_PATHS = ("/search", "/api/search")
+
+
+def computing_check(app: Flask) -> Callable[[str, str], bool]:
+    """A check the server runs before a request reaches the app: True when path?query is a
+    search whose answer must be computed, False for everything else (a cached answer,
+    /healthz, a static file, an article, a request the app refuses at once). It reads the
+    arguments as the search views do; a wrong guess only changes which request a thread
+    takes first."""
+    settings = app.config["SETTINGS"]
+    search_engine = app.extensions["search_engine"]
+
+    def needs_computing(path: str, query: str) -> bool:
+        if path not in SEARCH_PATHS:
+            return False
+        args = MultiDict(parse_qsl(query, keep_blank_values=True))
+        q = args.get("q", "")
+        if not q.strip() or len(q) > MAX_Q:
+            return False  # the home page, or a 400
+        try:
+            filters = _filter_args(args)
+            if path == "/search":
+                page, per_page = _page_arg(args), settings.per_page
+            else:
+                page, per_page = _whole_number("page", args) or 1, _whole_number("per_page", args)
+        except HTTPException:
+            return False
+        return not search_engine.is_cached(q, page=page, per_page=per_page,
+                                           correct=not _exact_arg(args), filters=filters)
+
+    return needs_computing
 
 
 def _search_args(q: str, exact: bool, filters: dict[str, str]) -> dict:

@@ -130,19 +130,11 @@ class SearchEngine:
         started = time.perf_counter()
         per_page = clamp_per_page(per_page, self.settings.per_page, self.settings.max_per_page)
         page = clamp_page(page)
-        # The query as the builder will clean it: a cached answer costs no parse.
         filters = {k: v for k, v in (filters or {}).items() if v}
-        asked = (clean_query_text(query).lower(), page, per_page, correct,
-                 tuple(sorted(filters.items())))
-        if self.cache.size > 0:
-            # A cached answer for the index as it is on disk now needs no snapshot: readers
-            # of popular questions do not queue behind those whose questions are computed.
-            version = self.store.live_version()
-            if version is not None:
-                cached = self.cache.get((*asked, *version))
-                if cached is not None:
-                    return replace(cached, took_ms=(time.perf_counter() - started) * 1000,
-                                   cached=True)
+        asked = self._asked(query, page, per_page, correct, filters)
+        cached = self._cached(asked)
+        if cached is not None:
+            return replace(cached, took_ms=(time.perf_counter() - started) * 1000, cached=True)
         computed = []
         with self.admission.admit(), self.pool.borrow() as snapshot:
             key = (*asked, snapshot.name, snapshot.commit,
@@ -164,6 +156,31 @@ class SearchEngine:
             result = self.cache.get_or_compute(key, compute)
         return replace(result, took_ms=(time.perf_counter() - started) * 1000,
                        cached=not computed)
+
+    def is_cached(self, query: str, page: int = 1, per_page: int | None = None,
+                  correct: bool = True, filters: dict[str, str] | None = None) -> bool:
+        """True when `search()` with these arguments would answer from the result cache,
+        for the index as it is on disk now: cheap, and safe from any thread (the server asks
+        it to serve such questions before those that must be computed)."""
+        per_page = clamp_per_page(per_page, self.settings.per_page, self.settings.max_per_page)
+        filters = {k: v for k, v in (filters or {}).items() if v}
+        return self._cached(self._asked(query, clamp_page(page), per_page, correct,
+                                        filters)) is not None
+
+    @staticmethod
+    def _asked(query: str, page: int, per_page: int, correct: bool,
+               filters: dict[str, str]) -> tuple:
+        # The query as the builder will clean it: a cached answer costs no parse.
+        return (clean_query_text(query).lower(), page, per_page, correct,
+                tuple(sorted(filters.items())))
+
+    def _cached(self, asked: tuple) -> SearchPage | None:
+        if self.cache.size <= 0:
+            return None
+        # A cached answer for the index as it is on disk now needs no snapshot: readers of
+        # popular questions do not queue behind those whose questions are computed.
+        version = self.store.live_version()
+        return None if version is None else self.cache.get((*asked, *version))
 
     def rank(self, query: str, limit: int = 100, correct: bool = True,
              grouped: bool = False) -> list[tuple[str, float]]:
