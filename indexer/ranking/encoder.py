@@ -6,7 +6,8 @@ is the sentence embedding (mean of the tokens' vectors, unit length), fused by O
 transformer optimizer and quantised to int8 by its own `quantize_dynamic` (weights per
 channel). `tools/export_minilm.py` makes it; `export_info.json` records how, with versions
 and checksums. Compared with sentence-transformers' own vectors of the same texts
-(tests/fixtures/minilm_reference.json), the lowest cosine is 0.993.
+(tests/fixtures/minilm_reference.json, cut at the same 128 word pieces), the lowest cosine is
+0.99.
 
 No deep-learning framework is needed: ONNX Runtime runs the graph, `tokenizers` cuts the word
 pieces.
@@ -24,24 +25,33 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# Names the vectors a table holds: a table made by another model (or another export of it)
-# is embedded again rather than compared with these.
-MODEL_NAME = "all-MiniLM-L6-v2/onnx-int8"
+# Word pieces of a text the model reads; the rest is cut. 128 is the length the model was
+# trained at (its model card: "the sequence length was limited to 128 tokens"), though its
+# sentence_bert_config.json lets it read 256. Against 256 it embeds 2.2 times as many
+# articles a second, and the tuning sets do not tell the two apart: NFCorpus dev nDCG@10
+# -.0043 [-.0107, +.0018], MedQuAD tune MRR@10 +.0008 [.0000, +.0018], paired bootstrap
+# (bench/results/2026-12-06-encoder.md).
+MAX_TOKENS = 128
+# Names the vectors a table holds: a table made by another model, another export of it or
+# another cut is embedded again rather than compared with these.
+MODEL_NAME = f"all-MiniLM-L6-v2/onnx-int8-v2/{MAX_TOKENS}"
 DIMENSIONS = 384
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-# What the model was trained to read (its sentence_bert_config.json); longer text is cut.
-MAX_TOKENS = 256
-# An article is embedded from its title and opening: the model reads 256 word pieces, about
-# 1,000 to 1,500 characters of prose, so more text would only cost tokenizing.
+# An article is embedded from its title and opening: 128 word pieces are 500 to 900
+# characters of prose, so more text would only cost tokenizing.
 ARTICLE_CHARS = 2000
 # Texts run one at a time. The int8 graph quantises its activations per run, with one scale
 # for the whole batch, so a text batched with others gets another vector (cosine 0.989 to its
 # own, alone): one at a time, an article's vector is the same whatever is embedded beside it,
-# and the same as a question's would be. It costs about a sixth of the speed (MedQuAD
-# articles, 2 threads: 15.4 articles/s one at a time, 18.6 in sorted batches of 32, on a
-# loaded machine).
+# and the same as a question's would be. Batches would not be faster either: one text of 128
+# word pieces is already a 128-row product (bench.dense, "batch 32").
 BATCH_SIZE = 1
+
+
+# ONNX Runtime's own fusions kept from the graph at load: their CPU kernels are slower than
+# the operators they replace (tools/export_minilm.py, UNFUSED, leaves them out of the export).
+UNFUSED = ("SkipLayerNormFusion", "BiasGeluFusion")
 
 
 class ModelUnavailable(RuntimeError):
@@ -80,7 +90,8 @@ class Encoder:
             providers.insert(0, "CUDAExecutionProvider")
         try:
             self.session = ort.InferenceSession(str(model_dir / MODEL_FILE), options,
-                                                providers=providers)
+                                                providers=providers,
+                                                disabled_optimizers=list(UNFUSED))
         except Exception as exc:  # ONNX Runtime's load errors are not one documented type
             raise ValueError(f"{MODEL_FILE}: {exc}") from None
         self.output = self.session.get_outputs()[0].name
