@@ -276,6 +276,9 @@ def ensure_built(corpus: Corpus, key: str, opts: Options) -> dict | None:
         if vectors.get("embedded"):
             record.update(embedded=vectors["embedded"], embed_s=vectors["seconds"],
                           embed_docs_per_s=vectors["docs_per_second"])
+        graph = vectors.get("graph") or {}
+        if graph.get("vectors"):
+            record.update(graph_vectors=graph["vectors"], graph_s=graph["seconds"])
     else:
         docs, seconds = out["docs"], out["seconds"]
     record.update(docs=docs, seconds=round(seconds, 2),
@@ -670,6 +673,7 @@ def table_rows(opts: Options) -> list[tuple[str, str]]:
         ("build: articles embedded", "build.embedded"),
         ("build: embedding s", "build.embed_s"),
         ("build: articles embedded per s", "build.embed_docs_per_s"),
+        ("build: nearest-neighbour graph s", "build.graph_s"),
         ("index size on disk MB", "build.index_mb"),
         ("build peak RSS MB (process tree)", "build.peak_rss_mb"),
     ]

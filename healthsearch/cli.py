@@ -125,8 +125,10 @@ def index(paths, index_dir, rebuild, workers, memory_mb, max_file_mb, as_json, q
             v = summary.vectors
             rate = f" ({v.docs_per_second:,.0f} docs/s)" if v.embedded else ""
             lacking = f", {v.missing} without a vector (no model)" if v.missing else ""
+            graph = (f"; nearest-neighbour graph of {v.graph_vectors:,} in "
+                     f"{v.graph_seconds:.2f}s" if v.graph_vectors else "")
             click.echo(f"vectors: {v.embedded} embedded, {v.reused} reused{lacking} in "
-                       f"{v.seconds:.2f}s{rate}")
+                       f"{v.seconds:.2f}s{rate}{graph}")
     if then_publish:
         _publish(store, _replicas(settings, replica_specs, cluster_file), settings,
                  as_json=as_json, wait=True)

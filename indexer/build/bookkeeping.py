@@ -40,6 +40,10 @@ class VectorCounts:
     seconds: float = 0.0
     # Articles left without a vector: the model could not be loaded.
     missing: int = 0
+    # Vectors in the generation's nearest-neighbour graph (0: it has none) and the seconds
+    # spent bringing it up to date (not counted in `seconds`).
+    graph_vectors: int = 0
+    graph_seconds: float = 0.0
 
     @property
     def docs_per_second(self) -> float:
@@ -50,7 +54,9 @@ class VectorCounts:
         """The counts as the CLI's --json prints them."""
         return {"embedded": self.embedded, "reused": self.reused, "missing": self.missing,
                 "seconds": round(self.seconds, 3),
-                "docs_per_second": round(self.docs_per_second, 1)}
+                "docs_per_second": round(self.docs_per_second, 1),
+                "graph": {"vectors": self.graph_vectors,
+                          "seconds": round(self.graph_seconds, 3)}}
 
 
 @dataclass

@@ -78,12 +78,13 @@ class Meaning:
         return self._encoder
 
     def table(self, name: str) -> VectorTable | None:
-        """The generation's vector table as float32 (None when it has none)."""
+        """The generation's vector table as searched, with its nearest-neighbour graph when
+        it has one (None when it has no table)."""
         path, stamp = self._locate(name)
         found = self._tables.get(name)
         if found is not None and found[0] == stamp:
             return found[1]
-        table = VectorTable.read(path, MODEL_NAME, dtype=np.float32) if stamp else None
+        table = VectorTable.read_for_search(path.parent, MODEL_NAME) if stamp else None
         with self._lock:
             # Only the live generation's table is kept: one rebuilt away is dropped.
             self._tables = {name: (stamp, table)}

@@ -8,16 +8,20 @@
 - `schema`: fields, the Whoosh analyzer, an article's stored fields.
 - `arrays`: postings and columns as arrays, and their cache (pure NumPy).
 - `vectors`: a generation's article vectors (pure NumPy).
+- `neighbours`: the nearest-neighbour graph over a large generation's vectors (faiss).
 - `stats`: what the live index holds.
 
 Callers use `IndexStore`, `Index`, `Snapshot`, `SegmentView`, `IndexWriter`, `Postings`,
-`PostingsCache` and `VectorTable`; no Whoosh object crosses this boundary.
+`PostingsCache`, `VectorTable` and `NeighbourGraph`; no Whoosh or faiss object crosses this
+boundary.
 """
 
 from indexer.storage.arrays import Postings, PostingsCache
 from indexer.storage.generations import IndexBusy, IndexStore, LockInfo, NoIndex
+from indexer.storage.neighbours import NeighbourGraph, graph_in_step, keeps_graph
 from indexer.storage.reader import Index, SegmentView, Snapshot
 from indexer.storage.vectors import VectorTable
 
-__all__ = ["Index", "IndexBusy", "IndexStore", "LockInfo", "NoIndex", "Postings",
-           "PostingsCache", "SegmentView", "Snapshot", "VectorTable"]
+__all__ = ["Index", "IndexBusy", "IndexStore", "LockInfo", "NeighbourGraph", "NoIndex",
+           "Postings", "PostingsCache", "SegmentView", "Snapshot", "VectorTable",
+           "graph_in_step", "keeps_graph"]

@@ -4,7 +4,8 @@ one way to open a generation (`IndexStore.open`).
 Layout of the index folder:
     CURRENT          name of the generation readers open (replaced atomically)
     gen-000007/      a Whoosh index, plus build.json (when, from what, sample questions)
-                     and vectors.npz (its articles' sentence vectors, indexer.storage.vectors)
+                     and vectors.npz (its articles' sentence vectors, indexer.storage.vectors),
+                     from 20,000 articles neighbours.faiss (their nearest-neighbour graph)
     indexer.lock     held with flock by the one running indexer; holds its pid
 
 A full rebuild writes a new generation beside the live one and swaps CURRENT with an atomic
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.storage import codec
+from indexer.storage.neighbours import NEIGHBOURS
 from indexer.storage.reader import Index
 from indexer.storage.schema import build_schema
 from indexer.storage.vectors import VECTORS
@@ -93,15 +95,20 @@ class IndexStore:
         return self.root / name / VECTORS
 
     def vectors_stamp(self, name: str | None) -> tuple:
-        """What identifies the vector table of a generation as it is on disk now; () when it
-        has none."""
+        """What identifies the vector table of a generation, and its nearest-neighbour graph,
+        as they are on disk now; () when it has no table."""
         if name is None:
             return ()
         try:
             st = os.stat(self.root / name / VECTORS)
         except OSError:
             return ()
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        try:
+            graph = os.stat(self.root / name / NEIGHBOURS)
+            linked = (graph.st_ino, graph.st_mtime_ns, graph.st_size)
+        except OSError:
+            linked = ()
+        return (st.st_ino, st.st_mtime_ns, st.st_size, *linked)
 
     def current_path(self) -> Path:
         """The live generation's folder; raises NoIndex when there is none."""

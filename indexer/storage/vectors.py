@@ -1,7 +1,8 @@
 """Article vectors of an index generation: one table beside the Whoosh files (vectors.npz),
 by article id, with the content hash each vector was computed from and the model that made
 it. `indexer.build.vectors` keeps it in step with the articles; the search engine compares
-questions with it.
+questions with it, through the generation's nearest-neighbour graph when it has one
+(`indexer.storage.neighbours`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from indexer.storage.neighbours import NeighbourGraph, labels_of
 
 VECTORS = "vectors.npz"
 # Rows converted to float32 at a time when a question is compared with the whole table.
@@ -27,9 +30,18 @@ class VectorTable:
     matrix: np.ndarray
     model: str  # the name of the model that made the vectors
     rows: dict[str, int] = field(init=False, repr=False)
+    # The generation's nearest-neighbour graph, when one is attached (read_for_search).
+    graph: NeighbourGraph | None = field(init=False, default=None, repr=False)
+    # The rows in the order of their labels, and those labels: a graph's label to its row.
+    _label_order: np.ndarray | None = field(init=False, default=None, repr=False)
+    _sorted_labels: np.ndarray | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.rows = {doc_id: i for i, doc_id in enumerate(self.ids)}
+
+    def labels(self) -> np.ndarray:
+        """Each row's label in a nearest-neighbour graph (from its content hash)."""
+        return labels_of(self.hashes)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,6 +63,25 @@ class VectorTable:
         except (OSError, ValueError, KeyError):
             return None
 
+    @classmethod
+    def read_for_search(cls, path: Path, model: str) -> VectorTable | None:
+        """The table of a generation folder as a search process holds it: with the
+        generation's nearest-neighbour graph attached when it has one holding every row (the
+        rows stay float16: only those of a question's hits are converted), else as float32,
+        every row compared with each question. faiss runs one thread here."""
+        table = cls.read(path, model)
+        if table is None:
+            return None
+        graph = NeighbourGraph.read(path, threads=1) if len(table) else None
+        labels = table.labels()
+        if graph is not None and graph.covers(labels):
+            table.graph = graph
+            order = np.argsort(labels, kind="stable")
+            table._label_order, table._sorted_labels = order, labels[order]
+        else:
+            table.matrix = table.matrix.astype(np.float32)
+        return table
+
     def write(self, gen_path: Path) -> None:
         """Replace the generation's table atomically (readers see the old or the new one)."""
         path = gen_path / VECTORS
@@ -64,9 +95,34 @@ class VectorTable:
         os.replace(tmp, path)
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(row, cosine) of the k articles closest to the query vector, closest first (equal
-        cosines in row order). A float16 table is converted a block at a time: a whole 100k
-        table at once would be a 150 MB float32 copy per question."""
+        """(row, cosine) of the k articles closest to the query vector, closest first: found
+        through the graph when one is attached, else by comparing every row (equal cosines
+        in row order)."""
+        if self.graph is not None:
+            return self._nearest_in_graph(query, k)
+        return self.nearest_exactly(query, k)
+
+    def _nearest_in_graph(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        # The graph may hold stale vectors (of articles since changed or deleted), passed
+        # over: ask for more until k current ones are found or the graph is exhausted.
+        if k <= 0:
+            return []
+        want = k
+        while True:
+            labels, cosines = self.graph.search(query, want + max(8, want // 4))
+            where = np.searchsorted(self._sorted_labels, labels)
+            where[where >= len(self._sorted_labels)] = 0
+            current = self._sorted_labels[where] == labels
+            rows = self._label_order[where[current]]
+            if len(rows) >= k or len(labels) >= len(self.graph):
+                return [(int(r), float(c)) for r, c in zip(rows[:k], cosines[current][:k],
+                                                           strict=True)]
+            want *= 2
+
+    def nearest_exactly(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(row, cosine) of the k articles closest to the query vector, every row compared,
+        closest first (equal cosines in row order). A float16 table is converted a block at
+        a time: a whole 100k table at once would be a 150 MB float32 copy per question."""
         out = np.empty(len(self.ids), dtype=np.float32)
         for start in range(0, len(out), NEAREST_BLOCK):
             block = self.matrix[start:start + NEAREST_BLOCK]
