@@ -1,5 +1,6 @@
 """The nearest-neighbour graph over a large generation's vectors: it finds what comparing every
-vector finds, stays right while it lags its table, and is kept in step by the indexer."""
+vector finds, stays right while it lags its table, and is kept in step by the indexer without
+being read or written for a small update."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from indexer.search import SearchEngine
 from indexer.storage import IndexStore, NeighbourGraph, VectorTable, graph_in_step
 from indexer.storage import neighbours as graphs
 from indexer.storage.neighbours import NEIGHBOURS, labels_of
-from tests.conftest import CORPUS
 
 
 def clustered(n: int, seed: int = 0, dims: int = 384) -> np.ndarray:
@@ -42,83 +42,107 @@ def searched(tmp_path, t: VectorTable) -> VectorTable:
     return got
 
 
+def near(t: VectorTable, n: int, seed: int = 1, matrix: np.ndarray | None = None) -> np.ndarray:
+    """Questions close to some of the table's articles, as those whose neighbours join a
+    ranking are (at least 0.4 close); for one far from every article the graph is
+    approximate, and no neighbour of it would join."""
+    rows = t.matrix if matrix is None else matrix
+    rng = np.random.default_rng(seed)
+    q = rows[rng.integers(0, len(rows), n)].astype(np.float32)
+    q += 0.08 * rng.standard_normal(q.shape).astype(np.float32)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
 def test_the_graph_finds_the_articles_comparing_every_vector_finds(tmp_path, small_graphs):
     t = table(3000)
-    graph_in_step(tmp_path, t.labels(), t.matrix, None)
+    t.linked = graph_in_step(tmp_path, t.labels(), t.matrix, None)
+    exact = VectorTable.read(tmp_path, MODEL_NAME) or t
     t = searched(tmp_path, t)
-    assert t.graph is not None
-    # Questions close to some articles, as those whose neighbours join a ranking are (at
-    # least 0.4 close); for one far from every article the graph is approximate, and no
-    # neighbour of it would join.
-    rng = np.random.default_rng(1)
-    questions = t.matrix[rng.integers(0, len(t), 50)] + 0.08 * rng.standard_normal((50, 384))
-    questions /= np.linalg.norm(questions, axis=1, keepdims=True)
+    assert t.graph is not None and len(t.matrix) == 0  # the graph's vectors serve
     found = same = 0
-    for q in questions.astype(np.float32):
-        exact = t.nearest_exactly(q, 20)
+    for q in near(exact, 50):
+        truth = exact.nearest_exactly(q, 20)
         approx = t.nearest(q, 20)
         assert [c for _, c in approx] == sorted((c for _, c in approx), reverse=True)
-        found += len({r for r, _ in approx} & {r for r, _ in exact})
-        same += len(exact)
+        found += len({r for r, _ in approx} & {r for r, _ in truth})
+        same += len(truth)
         # The cosines are the table's own: the graph holds the same float16 vectors.
-        by_row = dict(exact)
+        by_row = dict(truth)
         assert all(abs(c - by_row[r]) < 1e-3 for r, c in approx if r in by_row)
+        rows = [r for r, _ in truth]
+        assert np.allclose(t.cosines([exact.ids[r] for r in rows], q),
+                           exact.cosines([exact.ids[r] for r in rows], q), atol=1e-3)
     assert found / same >= 0.98
 
 
 def test_below_the_threshold_a_generation_keeps_no_graph_and_compares_every_vector(tmp_path):
     t = table(300)
-    assert graph_in_step(tmp_path, t.labels(), t.matrix, None) is None
+    assert len(graph_in_step(tmp_path, t.labels(), t.matrix, None)) == 0
     assert not (tmp_path / NEIGHBOURS).exists()
     t = searched(tmp_path, t)
     assert t.graph is None and t.matrix.dtype == np.float32
-    q = clustered(1, seed=5)[0].astype(np.float32)
+    q = near(t, 1)[0]
     assert t.nearest(q, 5) == t.nearest_exactly(q, 5)
 
 
-def test_a_graph_lagging_its_table_passes_over_stale_vectors(tmp_path, small_graphs):
-    old = table(1000)
-    graph = graph_in_step(tmp_path, old.labels(), old.matrix, None)
-    # Article a00007 is edited (a new hash, a new vector), a00008 deleted.
-    new_matrix = old.matrix.copy()
-    new_matrix[7] = clustered(1, seed=9)[0]
-    keep = [i for i in range(1000) if i != 8]
+def edited(old: VectorTable, row: int, deleted: int) -> tuple[VectorTable, np.ndarray]:
+    """`old` with article `row` edited (a new hash, a new vector) and `deleted` gone."""
+    matrix = old.matrix.copy()
+    matrix[row] = clustered(1, seed=9)[0]
     hashes = list(old.hashes)
-    hashes[7] = "hash of the edited a00007"
-    new = VectorTable([old.ids[i] for i in keep], [hashes[i] for i in keep],
-                      new_matrix[keep], MODEL_NAME)
-    graph = graph_in_step(tmp_path, new.labels(), new.matrix, graph)
-    assert len(graph) == 1001  # the edited article's new vector added; nothing rebuilt
+    hashes[row] = f"hash of the edited {old.ids[row]}"
+    keep = [i for i in range(len(old)) if i != deleted]
+    return VectorTable([old.ids[i] for i in keep], [hashes[i] for i in keep], matrix[keep],
+                       MODEL_NAME), matrix
+
+
+def test_a_small_update_leaves_the_graph_alone_and_search_stays_right(tmp_path, small_graphs):
+    old = table(1000)
+    old.linked = graph_in_step(tmp_path, old.labels(), old.matrix, None)
+    stamp = (tmp_path / NEIGHBOURS).stat().st_mtime_ns
+    new, matrix = edited(old, 7, deleted=8)
+    new.linked = graph_in_step(tmp_path, new.labels(), new.matrix, old.linked)
+    assert (tmp_path / NEIGHBOURS).stat().st_mtime_ns == stamp  # neither read nor written
+    assert np.array_equal(new.linked, old.linked)
     t = searched(tmp_path, new)
-    assert t.graph is not None
+    assert t.graph is not None and "a00008" not in t.rows
     # Asked with the edited article's old vector, the graph's closest is that stale vector:
     # it is passed over, never reported as the article.
-    assert "a00008" not in t.rows
-    found = t.nearest(old.matrix[7].astype(np.float32), 10)
-    assert len(found) == 10
-    for row, cosine in found:
-        assert abs(cosine - float(t.matrix[row].astype(np.float32) @ old.matrix[7]
-                                  .astype(np.float32))) < 2e-3
-    # The edited article is found by its new vector.
-    assert t.nearest(new_matrix[7].astype(np.float32), 1)[0][0] == t.rows["a00007"]
+    for row, cosine in t.nearest(old.matrix[7].astype(np.float32), 10):
+        assert abs(cosine - float(new.matrix[row].astype(np.float32)
+                                  @ old.matrix[7].astype(np.float32))) < 2e-3
+    # The edited article, which the graph lacks, is found by its new vector all the same.
+    assert t.nearest(matrix[7].astype(np.float32), 1)[0][0] == t.rows["a00007"]
+    assert abs(t.cosines(["a00007"], matrix[7].astype(np.float32))[0] - 1.0) < 2e-3
+
+
+def test_past_the_unlinked_allowance_the_graph_is_extended(tmp_path, small_graphs,
+                                                           monkeypatch):
+    monkeypatch.setattr(graphs, "MAX_UNLINKED", 10)
+    old = table(1000)
+    old.linked = graph_in_step(tmp_path, old.labels(), old.matrix, None)
+    more = table(1050)  # the same 1,000 articles and 50 new ones
+    more.matrix[:1000] = old.matrix
+    more.linked = graph_in_step(tmp_path, more.labels(), more.matrix, old.linked)
+    assert len(more.linked) == 1050 and set(more.linked) == set(more.labels())
+    assert len(NeighbourGraph.read(tmp_path)) == 1050
 
 
 def test_once_a_quarter_of_the_graph_is_stale_it_is_built_again(tmp_path, small_graphs):
     first = table(1000)
-    graph = graph_in_step(tmp_path, first.labels(), first.matrix, None)
+    first.linked = graph_in_step(tmp_path, first.labels(), first.matrix, None)
     changed = table(1000, seed=3, prefix="b")  # every article replaced
-    rebuilt = graph_in_step(tmp_path, changed.labels(), changed.matrix, graph)
-    assert len(rebuilt) == 1000
-    assert set(rebuilt.labels) == set(changed.labels())
+    linked = graph_in_step(tmp_path, changed.labels(), changed.matrix, first.linked)
+    assert len(linked) == 1000 and set(linked) == set(changed.labels())
+    assert len(NeighbourGraph.read(tmp_path)) == 1000
 
 
-def test_a_graph_missing_some_of_the_tables_vectors_is_not_used(tmp_path, small_graphs):
-    t = table(1000)
-    labels = t.labels()
-    graph = NeighbourGraph.build(labels[:900], t.matrix[:900].astype(np.float32))
-    graph.write(tmp_path)
-    got = searched(tmp_path, t)
-    assert got.graph is None and got.matrix.dtype == np.float32
+def test_a_lost_graph_is_built_again_whatever_the_table_recorded(tmp_path, small_graphs):
+    t = table(600)
+    t.linked = graph_in_step(tmp_path, t.labels(), t.matrix, None)
+    (tmp_path / NEIGHBOURS).unlink()
+    assert len(graph_in_step(tmp_path, t.labels(), t.matrix, t.linked)) == 600
+    assert (tmp_path / NEIGHBOURS).is_file()
 
 
 def test_an_unreadable_graph_is_ignored(tmp_path, small_graphs):
@@ -126,7 +150,7 @@ def test_an_unreadable_graph_is_ignored(tmp_path, small_graphs):
     (tmp_path / NEIGHBOURS).write_bytes(b"not a graph")
     got = searched(tmp_path, t)
     assert got.graph is None
-    q = clustered(1, seed=2)[0].astype(np.float32)
+    q = near(got, 1)[0]
     assert got.nearest(q, 3) == got.nearest_exactly(q, 3)
 
 
@@ -137,20 +161,25 @@ def test_labels_are_stable_and_distinct():
     assert labels_of(hashes[:3]).tolist() == labels[:3].tolist()
 
 
-def test_the_indexer_keeps_the_graph_in_step_and_search_uses_it(tmp_path, encoder,
-                                                                 monkeypatch):
+def test_the_indexer_keeps_the_graph_in_step_and_search_uses_it(tmp_path, corpus_dir,
+                                                                 encoder, monkeypatch):
     monkeypatch.setattr(graphs, "GRAPH_FROM", 5)
-    index_dir = tmp_path / "index"
-    store = IndexStore(index_dir)
-    summary = index_corpus([CORPUS], store, encoder=encoder)
+    store = IndexStore(tmp_path / "index")
+    summary = index_corpus([corpus_dir], store, encoder=encoder)
     gen = store.current_path()
     assert (gen / NEIGHBOURS).is_file()
     assert summary.vectors.graph_vectors == summary.vectors.embedded
     stamp = (gen / NEIGHBOURS).stat().st_mtime_ns
-    again = index_corpus([CORPUS], store, encoder=encoder)  # nothing changed
+    again = index_corpus([corpus_dir], store, encoder=encoder)  # nothing changed
     assert again.vectors.embedded == 0 and (gen / NEIGHBOURS).stat().st_mtime_ns == stamp
-    engine = SearchEngine(Settings(index_dir=index_dir))
-    page = engine.search("itchy flaky scalp")
+    # A new article: embedded, left out of the graph (too few to add), found all the same.
+    (corpus_dir / "scalp.txt").write_text("Scalp psoriasis\n\nRed, itchy, scaly patches on "
+                                          "the scalp that flake like dandruff.\n")
+    third = index_corpus([corpus_dir], store, encoder=encoder)
+    assert third.vectors.embedded == 1 and (gen / NEIGHBOURS).stat().st_mtime_ns == stamp
+    engine = SearchEngine(Settings(index_dir=store.root))
     table = engine.meaning.table(store.current_name())
-    assert table is not None and table.graph is not None
-    assert page.by_meaning and page.results[0].title.startswith("Dandruff")
+    assert table is not None and table.graph is not None and len(table._linked.unlinked) == 1
+    titles = [r.title for r in engine.search("itchy flaky scalp").results]
+    assert titles[0].startswith("Dandruff") or titles[0] == "Scalp psoriasis"
+    assert "Scalp psoriasis" in titles

@@ -19,7 +19,7 @@ from indexer.build.bookkeeping import VectorCounts
 from indexer.build.progress import Progress
 from indexer.corpus.teasers import searchable_text
 from indexer.ranking.encoder import DIMENSIONS, MODEL_NAME, Encoder, article_text
-from indexer.storage import Index, NeighbourGraph, VectorTable, graph_in_step, keeps_graph
+from indexer.storage import Index, VectorTable, graph_in_step
 
 # Seconds of embedding between two saves of the table: a killed run loses at most about this
 # much work (a save of a 100k table takes about half a second).
@@ -96,32 +96,34 @@ def update_vectors(index: Index, hashes: dict[str, str],
             saved = time.perf_counter()
     # Nothing embedded, but entries may have been deleted: rewrite when the table differs.
     rows = [ids[i] for i in np.flatnonzero(done)]
+    counts.seconds = time.perf_counter() - started
     table = _table_of(ids, contents, matrix, done)
-    # The graph first: a reader of a new table finds a graph that holds it.
-    _graph_in_step(table, gen_path, reuse_from, counts, progress)
-    if missing or own is None or own.ids != rows or own.hashes != [hashes[i] for i in rows]:
+    # The graph first, then the table recording what the graph holds.
+    table.linked = _graph_in_step(table, gen_path, own, reuse_from, counts, progress)
+    if (missing or own is None or own.ids != rows or own.hashes != [hashes[i] for i in rows]
+            or not _same(own.linked, table.linked)):
         table.write(gen_path)
     counts.seconds = time.perf_counter() - started - counts.graph_seconds
     return counts
 
 
-def _graph_in_step(table: VectorTable, gen_path: Path, reuse_from: Iterable[Path],
-                   counts: VectorCounts, progress: Progress | None) -> None:
-    """Bring the generation's nearest-neighbour graph in step with `table` (nothing is
-    written when it is), starting from its own graph or that of the generation it replaces
-    (`reuse_from`)."""
+def _graph_in_step(table: VectorTable, gen_path: Path, own: VectorTable | None,
+                   reuse_from: Iterable[Path], counts: VectorCounts,
+                   progress: Progress | None) -> np.ndarray:
+    """Bring the generation's nearest-neighbour graph in step with `table` (untouched while
+    it still fits, see indexer.storage.neighbours); the labels it holds."""
     started = time.perf_counter()
-    earlier = None
-    if keeps_graph(len(table)):
-        for path in (gen_path, *reuse_from):
-            earlier = NeighbourGraph.read(path)
-            if earlier is not None:
-                break
-        if progress and (earlier is None or not earlier.covers(table.labels())):
-            progress.phase("linking neighbours", None)
-    graph = graph_in_step(gen_path, table.labels(), table.matrix, earlier)
-    counts.graph_vectors = len(graph) if graph is not None else 0
+    linked = graph_in_step(
+        gen_path, table.labels(), table.matrix, own.linked if own is not None else None,
+        tuple(reuse_from),
+        announce=lambda: progress.phase("linking neighbours", None) if progress else None)
+    counts.graph_vectors = len(linked)
     counts.graph_seconds = time.perf_counter() - started
+    return linked
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return (a is None) == (b is None) and (a is None or np.array_equal(a, b))
 
 
 def _table_of(ids: list[str], hashes: list[str], matrix: np.ndarray,
