@@ -185,11 +185,66 @@ def export(model_dir: Path, path: Path) -> np.ndarray:
 
 
 # Fusions left out: ONNX Runtime's CPU kernels of SkipLayerNormalization and BiasGelu (1.32)
-# are slower than the plain operators they replace. One SkipLayerNormalization of 256 x 384
-# took 0.56 ms where Add and LayerNormalization took 0.10; leaving both out embeds a
-# 256-word-piece article in 24.7 ms rather than 31.6 on one core (bench/results/
-# 2026-12-06-encoder.md). The encoder keeps the runtime from fusing them again at load.
+# are slower than the plain operators they replace (`python export_minilm.py --time-fusions`:
+# 0.58 ms for one SkipLayerNormalization of 256 x 384, 0.10 for Add and LayerNormalization;
+# 0.96 ms for a BiasGelu of 256 x 1536, 0.50 for Add and Gelu).
+# Left out, a 128-word-piece article embeds in 9.5 ms of one core rather than 13.6
+# (bench/results/2026-12-06-encoder.md). The encoder keeps the runtime from fusing them
+# again at load.
 UNFUSED = ("SkipLayerNormalization", "BiasGelu")
+
+
+def time_fusions(rows: int = 256, runs: int = 200) -> dict[str, float]:
+    """Milliseconds per run of each fused operator left out and of the plain operators it
+    replaces, one thread, on what they get in the model: (1, rows, 384) after attention and
+    feed-forward, (1, rows, 1536) inside the feed-forward. Why they are UNFUSED."""
+    import time
+
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    graphs = {  # name: (width, nodes)
+        "SkipLayerNormalization": (HIDDEN_SIZE, [helper.make_node(
+            "SkipLayerNormalization", ["x", "s", "g", "b"], ["y"], domain="com.microsoft",
+            epsilon=1e-12)]),
+        "Add, LayerNormalization": (HIDDEN_SIZE, [
+            helper.make_node("Add", ["x", "s"], ["t"]),
+            helper.make_node("LayerNormalization", ["t", "g", "b"], ["y"], axis=-1,
+                             epsilon=1e-12)]),
+        "BiasGelu": (4 * HIDDEN_SIZE, [helper.make_node("BiasGelu", ["x", "b"], ["y"],
+                                                        domain="com.microsoft")]),
+        "Add, Gelu": (4 * HIDDEN_SIZE, [
+            helper.make_node("Add", ["x", "b"], ["t"]),
+            helper.make_node("Gelu", ["t"], ["y"], domain="com.microsoft")]),
+    }
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, (width, nodes) in graphs.items():
+        shape = [1, rows, width]
+        used = {i for node in nodes for i in node.input}
+        inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape)
+                  for n in ("x", "s") if n in used]
+        weights = [numpy_helper.from_array(v, n) for n, v in (
+            ("g", np.ones(width, np.float32)), ("b", np.zeros(width, np.float32))) if n in used]
+        graph = helper.make_graph(nodes, name, inputs,
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                                  weights)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
+                                                        helper.make_opsetid("com.microsoft", 1)])
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = ort.InferenceSession(model.SerializeToString(), options,
+                                       providers=["CPUExecutionProvider"])
+        feed = {i.name: rng.standard_normal(shape).astype(np.float32)
+                for i in session.get_inputs()}
+        for _ in range(10):
+            session.run(None, feed)
+        started = time.perf_counter()
+        for _ in range(runs):
+            session.run(None, feed)
+        out[name] = round((time.perf_counter() - started) / runs * 1000, 3)
+    return out
 
 
 def optimize(source: Path, path: Path) -> dict[str, int]:
@@ -292,9 +347,12 @@ def _portable(arg: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model-dir", type=Path, required=True,
+    parser.add_argument("--time-fusions", action="store_true",
+                        help="only time the fusions left out against the operators they "
+                             "replace, and print the milliseconds")
+    parser.add_argument("--model-dir", type=Path,
                         help="folder with model.safetensors, config.json and tokenizer.json")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", type=Path, help="output folder")
     parser.add_argument("--quantize", choices=sorted(QUANTIZE_CHOICES), default="none")
     parser.add_argument("--no-optimize", action="store_true",
                         help="skip the transformer optimizer (fp32 graph as exported)")
@@ -304,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-cosine", type=float, default=0.99,
                         help="lowest cosine to torch's embeddings accepted after quantising")
     args = parser.parse_args(argv)
+    if args.time_fusions:
+        print(json.dumps(time_fusions(), indent=1))
+        return 0
+    if args.model_dir is None or args.out is None:
+        parser.error("--model-dir and --out are required")
 
     model_dir: Path = args.model_dir.resolve()
     out: Path = args.out
