@@ -1,6 +1,7 @@
 """The architecture holds: data flows one way through the engine's packages, Whoosh stays in
 storage and the query parser, no import circles, no engine module reaches up into the web
-layer or the CLI, and no class or function grows past what one reads at once."""
+layer or the CLI, faiss stays in the nearest-neighbour graph, and no class or function grows
+past what one reads at once."""
 
 from __future__ import annotations
 
@@ -67,6 +68,12 @@ def test_whoosh_is_imported_only_by_storage_and_the_parser():
                        if any(m.split(".")[0] == "whoosh" for m in _imports(path)))
     assert len(importing) <= MAX_WHOOSH_MODULES, importing
     assert [p for p in importing if not p.startswith(WHOOSH_ALLOWED)] == []
+
+
+def test_faiss_is_imported_only_by_the_nearest_neighbour_graph():
+    importing = sorted(str(path.relative_to(ROOT)) for path in ENGINE_MODULES.values()
+                       if any(m.split(".")[0] == "faiss" for m in _imports(path)))
+    assert importing == ["indexer/storage/neighbours.py"]
 
 
 def test_packages_import_only_the_layers_below_them():
