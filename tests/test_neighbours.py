@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.build import index_corpus
+from indexer.build import Progress, index_corpus
 from indexer.config import Settings
 from indexer.ranking.encoder import MODEL_NAME
 from indexer.search import SearchEngine
@@ -183,3 +183,29 @@ def test_the_indexer_keeps_the_graph_in_step_and_search_uses_it(tmp_path, corpus
     titles = [r.title for r in engine.search("itchy flaky scalp").results]
     assert titles[0].startswith("Dandruff") or titles[0] == "Scalp psoriasis"
     assert "Scalp psoriasis" in titles
+
+
+class PhaseRecorder(Progress):
+    """Records each phase's name, total and unit, and the steps advanced in it."""
+
+    def __init__(self) -> None:
+        self.phases: list[list] = []
+
+    def phase(self, name: str, total: int | None, unit: str = "doc") -> None:
+        self.phases.append([name, total, unit, 0])
+
+    def advance(self, steps: int = 1) -> None:
+        self.phases[-1][3] += steps
+
+
+def test_linking_the_graph_reports_its_vectors_and_an_unchanged_run_reports_none(
+        tmp_path, corpus_dir, encoder, monkeypatch):
+    monkeypatch.setattr(graphs, "GRAPH_FROM", 5)
+    store = IndexStore(tmp_path / "index")
+    first = PhaseRecorder()
+    summary = index_corpus([corpus_dir], store, encoder=encoder, progress=first)
+    n = summary.vectors.graph_vectors
+    assert ["linking neighbours", n, "vector", n] in first.phases
+    again = PhaseRecorder()
+    index_corpus([corpus_dir], store, encoder=encoder, progress=again)
+    assert not [p for p in again.phases if p[0] == "linking neighbours"]

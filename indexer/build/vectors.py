@@ -113,10 +113,20 @@ def _graph_in_step(table: VectorTable, gen_path: Path, own: VectorTable | None,
     """Bring the generation's nearest-neighbour graph in step with `table` (untouched while
     it still fits, see indexer.storage.neighbours); the labels it holds."""
     started = time.perf_counter()
+    announced = []
+
+    def announce() -> None:
+        # faiss links the vectors in one call: the phase starts at 0 and ends at all of them.
+        announced.append(True)
+        if progress is not None:
+            progress.phase("linking neighbours", len(table.matrix), unit="vector")
+
     linked = graph_in_step(
         gen_path, table.labels(), table.matrix, own.linked if own is not None else None,
-        tuple(reuse_from),
-        announce=lambda: progress.phase("linking neighbours", None) if progress else None)
+        tuple(reuse_from), announce=announce)
+    if announced and progress is not None:
+        progress.advance(len(table.matrix))
+        progress.close()
     counts.graph_vectors = len(linked)
     counts.graph_seconds = time.perf_counter() - started
     return linked
